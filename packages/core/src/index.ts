@@ -1,0 +1,55 @@
+export { compareDecimals, isDecimalString, sumDecimals } from './balances/decimal.js'
+export { validateResult } from './balances/validateResult.js'
+export { InvalidOptionError } from './errors/invalidOptionError.js'
+export {
+  isSyncError,
+  PERMANENT_ERROR_CODES,
+  SYNC_ERROR_CODES,
+  SyncError,
+  toSyncError,
+} from './errors/syncError.js'
+export type { RateLimitScope, SyncErrorCode, SyncErrorOptions } from './errors/syncError.js'
+export { unlimited } from './limits/syncLimiter.js'
+export type {
+  ExchangeLimitStats,
+  LimitDecision,
+  LimitPermit,
+  LimitRequest,
+  LimitSettlement,
+  SyncLimiter,
+} from './limits/syncLimiter.js'
+export { systemClock } from './scheduler/clock.js'
+export type { Clock, TimerHandle } from './scheduler/clock.js'
+export type {
+  ConnectionDisabledEvent,
+  RateLimitEvent,
+  SweepReport,
+  SyncEventBase,
+  SyncFailureEvent,
+  SyncOutcome,
+  SyncSchedulerEvents,
+  SyncStartEvent,
+  SyncSuccessEvent,
+} from './scheduler/events.js'
+export type { Budget, ExchangeLimits, SyncSchedulerOptions } from './scheduler/options.js'
+export { SyncScheduler } from './scheduler/syncScheduler.js'
+export type { SchedulerStats } from './scheduler/syncScheduler.js'
+export { MemoryStore } from './store/memoryStore.js'
+export type {
+  DueCursor,
+  FailureRecord,
+  ListDueOptions,
+  NewConnection,
+  SuccessRecord,
+  SyncStore,
+} from './store/syncStore.js'
+export type {
+  Balance,
+  Connection,
+  ConnectionStatus,
+  Credentials,
+  ExchangeAdapter,
+  FetchBalancesRequest,
+  FetchBalancesResult,
+  StoredError,
+} from './types.js'

@@ -1,0 +1,72 @@
+import type { SyncError } from '../errors/syncError.js'
+import type { Balance } from '../types.js'
+
+export interface SyncEventBase {
+  connectionId: string
+  userId: string
+  exchange: string
+  /** `sweep` for the background schedule and `runOnce`, `manual` for `syncNow`. */
+  trigger: 'sweep' | 'manual'
+}
+
+export interface SyncStartEvent extends SyncEventBase {
+  startedAt: number
+}
+
+export interface SyncSuccessEvent extends SyncEventBase {
+  balances: Balance[]
+  startedAt: number
+  finishedAt: number
+  nextSyncAt: number
+}
+
+export interface SyncFailureEvent extends SyncEventBase {
+  error: SyncError
+  startedAt: number
+  finishedAt: number
+  /** Null when nothing was recorded (the sync was cancelled by `stop`). */
+  nextSyncAt: number | null
+  disabled: boolean
+}
+
+export interface ConnectionDisabledEvent {
+  connectionId: string
+  userId: string
+  exchange: string
+  error: SyncError
+}
+
+export interface SweepReport {
+  /** Syncs the sweep started (a connection already syncing is joined by neither side, and not counted). */
+  attempted: number
+  succeeded: number
+  failed: number
+  startedAt: number
+  finishedAt: number
+}
+
+export interface RateLimitEvent {
+  exchange: string
+  scope: 'exchange' | 'account'
+  /** The budget key: the exchange id, or the connection id for account scope. */
+  key: string
+  waitMs: number
+  reason: 'budget' | 'retry-after'
+}
+
+/** Listener signatures, for `scheduler.on(name, listener)`. */
+export interface SyncSchedulerEvents {
+  'sync:start': (event: SyncStartEvent) => void
+  'sync:success': (event: SyncSuccessEvent) => void
+  'sync:failure': (event: SyncFailureEvent) => void
+  'sweep:end': (report: SweepReport) => void
+  ratelimit: (event: RateLimitEvent) => void
+  'connection:disabled': (event: ConnectionDisabledEvent) => void
+  /** A store failure or a throwing listener. Never thrown; the scheduler keeps going. */
+  error: (error: Error) => void
+}
+
+/** How one sync ended. `syncNow` resolves to it; it never rejects for a failed sync. */
+export type SyncOutcome =
+  | { ok: true; connectionId: string; balances: Balance[] }
+  | { ok: false; connectionId: string; error: SyncError }

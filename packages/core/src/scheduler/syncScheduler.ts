@@ -1,0 +1,661 @@
+import { EventEmitter } from 'eventemitter3'
+import { validateResult } from '../balances/validateResult.js'
+import { scrubSyncError, secretValues } from '../errors/scrub.js'
+import { SyncError, toSyncError } from '../errors/syncError.js'
+import { type LimitPermit, type SyncLimiter, unlimited } from '../limits/syncLimiter.js'
+import type { DueCursor } from '../store/syncStore.js'
+import type { Connection, Credentials, ExchangeAdapter, FetchBalancesResult } from '../types.js'
+import type { TimerHandle } from './clock.js'
+import type { SweepReport, SyncFailureEvent, SyncOutcome, SyncSchedulerEvents } from './events.js'
+import { type ResolvedOptions, resolveOptions, type SyncSchedulerOptions } from './options.js'
+import { backoffDelay, nextPhaseAt } from './timing.js'
+
+type Trigger = 'sweep' | 'manual'
+
+interface Job {
+  connection: Connection
+  trigger: Trigger
+  sweep: Sweep | null
+  /** An account-scope limit said no until then. */
+  notBefore: number
+  resolve: (outcome: SyncOutcome) => void
+  promise: Promise<SyncOutcome>
+}
+
+/** One exchange's queue: its own concurrency cap and its own pause, so it never holds up another exchange. */
+interface Lane {
+  readonly adapter: ExchangeAdapter
+  readonly concurrency: number
+  inFlight: number
+  /** Manual syncs and connections of active users: taken before `queue`. */
+  readonly urgent: Job[]
+  readonly queue: Job[]
+  /** An exchange-scope limit said no until then. */
+  blockedUntil: number
+}
+
+interface SweepLane {
+  cursor: DueCursor | undefined
+  exhausted: boolean
+  fetching: boolean
+}
+
+interface Sweep {
+  /** The due-time snapshot: every page of the sweep lists connections due at this instant. */
+  readonly now: number
+  readonly lanes: Map<string, SweepLane>
+  readonly report: SweepReport
+  /** Jobs of this sweep not yet settled. */
+  pending: number
+  readonly done: Promise<SweepReport>
+  finish: (report: SweepReport) => void
+}
+
+export interface SchedulerStats {
+  /** Syncs in flight across every exchange. */
+  inFlight: number
+  /** Syncs waiting for a slot or a budget. */
+  queued: number
+  sweeping: boolean
+  exchanges: Record<
+    string,
+    { inFlight: number; queued: number; budgetLeft: number | null; pausedUntil: number | null }
+  >
+}
+
+/** How many queued jobs of one lane the dispatcher looks at to find one whose account is not paused. */
+const SCAN_DEPTH = 32
+
+/**
+ * Keeps every active connection of a SyncStore synced about once per `intervalMs`: at most `concurrency` syncs in
+ * flight, one per connection, each exchange in its own lane, hanging calls aborted, failures isolated and backed
+ * off, revoked keys taken out of rotation, and `stop()` draining what runs.
+ */
+export class SyncScheduler {
+  readonly #options: ResolvedOptions
+  readonly #limiter: SyncLimiter
+  readonly #events = new EventEmitter<SyncSchedulerEvents>()
+  readonly #lanes = new Map<string, Lane>()
+  readonly #laneOrder: Lane[]
+  /** Connection id -> the sync in flight, for joining. */
+  readonly #running = new Map<string, Promise<SyncOutcome>>()
+  /** Connection id -> queued job not yet started. */
+  readonly #queued = new Map<string, Job>()
+  readonly #controllers = new Set<AbortController>()
+  /** User id -> until when their connections go first. */
+  readonly #activeUsers = new Map<string, number>()
+  /** Connection id -> until when not to retry, after the store failed to record its result. */
+  readonly #held = new Map<string, number>()
+  #sweep: Sweep | null = null
+  #started = false
+  #closing = false
+  #tickTimer: TimerHandle | undefined
+  #wakeTimer: TimerHandle | undefined
+  #pumping = false
+  #pumpAgain = false
+  #nextLane = 0
+
+  constructor(options: SyncSchedulerOptions) {
+    this.#options = resolveOptions(options)
+    this.#limiter = this.#options.limiter ?? unlimited
+    for (const adapter of this.#options.exchanges.values()) {
+      this.#lanes.set(adapter.id, {
+        adapter,
+        concurrency: this.#options.limits[adapter.id]?.concurrency ?? Number.POSITIVE_INFINITY,
+        inFlight: 0,
+        urgent: [],
+        queue: [],
+        blockedUntil: 0,
+      })
+    }
+    this.#laneOrder = [...this.#lanes.values()]
+  }
+
+  /** Starts the background schedule. Idempotent. */
+  start(): void {
+    if (this.#started) return
+    this.#started = true
+    this.#scheduleTick(0)
+  }
+
+  /**
+   * Stops scheduling and waits for the syncs in flight. Queued syncs are dropped (their `syncNow` callers get a
+   * `CANCELLED` outcome); syncs still running after `timeoutMs` are aborted and end as `CANCELLED`, unrecorded.
+   */
+  async stop({ timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<void> {
+    this.#started = false
+    this.#clearTimer('tick')
+    this.#closing = true
+    try {
+      for (const job of [...this.#queued.values()]) this.#drop(job)
+      const sweep = this.#sweep
+      if (sweep) for (const lane of sweep.lanes.values()) lane.exhausted = true
+      if (sweep) this.#maybeFinish(sweep)
+      const drained = Promise.all(this.#running.values())
+      let timer: TimerHandle | undefined
+      const timedOut = new Promise<void>((resolve) => {
+        timer = this.#options.clock.setTimeout(resolve, timeoutMs)
+      })
+      const winner = await Promise.race([drained.then(() => 'drained' as const), timedOut.then(() => 'timeout' as const)])
+      this.#options.clock.clearTimeout(timer)
+      if (winner === 'timeout') {
+        for (const controller of this.#controllers) {
+          controller.abort(new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.'))
+        }
+        await drained
+      }
+      if (this.#sweep) await this.#sweep.done
+    } finally {
+      this.#clearTimer('wake')
+      this.#closing = false
+    }
+  }
+
+  /** Syncs every due connection now. Joins the sweep in progress if there is one. */
+  runOnce(): Promise<SweepReport> {
+    if (this.#sweep) return this.#sweep.done
+    if (this.#closing) {
+      const now = this.#options.clock.now()
+      return Promise.resolve({ attempted: 0, succeeded: 0, failed: 0, startedAt: now, finishedAt: now })
+    }
+    return this.#startSweep().done
+  }
+
+  /**
+   * Syncs one connection as soon as a slot and its budget allow, ahead of the schedule. Joins a sync of the same
+   * connection that is in flight or queued. Resolves to the outcome; rejects only for an unknown connection.
+   */
+  async syncNow(connectionId: string): Promise<SyncOutcome> {
+    const running = this.#running.get(connectionId)
+    if (running) return running
+    const queued = this.#queued.get(connectionId)
+    if (queued) {
+      this.#promote(queued)
+      return queued.promise
+    }
+    const connection = await this.#options.store.get(connectionId)
+    if (!connection) throw new SyncError('UNKNOWN', `Unknown connection "${connectionId}".`)
+    this.markActive(connection.userId)
+    const joined = this.#running.get(connectionId) ?? this.#queued.get(connectionId)?.promise
+    if (joined) return joined
+    if (this.#closing) return cancelled(connectionId, 'The scheduler is stopping.')
+    if (connection.status === 'error') {
+      // The keys were rejected; only new credentials can help, and retrying bad keys risks an exchange ban.
+      const code = connection.lastError?.code ?? 'AUTH_FAILED'
+      return failed(connectionId, new SyncError(code as SyncError['code'], 'Reconnect needed: the last sync was rejected.'))
+    }
+    const lane = this.#lanes.get(connection.exchange)
+    if (!lane) {
+      return failed(connectionId, new SyncError('UNKNOWN', `No adapter for exchange "${connection.exchange}".`))
+    }
+    const job = this.#enqueue(lane, connection, 'manual', null, true)
+    this.#pump()
+    return job.promise
+  }
+
+  /** The user is looking now: their due connections go first for `activeForMs`. */
+  markActive(userId: string): void {
+    const now = this.#options.clock.now()
+    if (this.#activeUsers.size > 10_000) {
+      for (const [user, until] of this.#activeUsers) if (until <= now) this.#activeUsers.delete(user)
+    }
+    this.#activeUsers.set(userId, now + this.#options.activeForMs)
+    if (this.#sweep) void this.#enqueueActiveUser(this.#sweep, userId)
+  }
+
+  on<E extends keyof SyncSchedulerEvents>(event: E, listener: SyncSchedulerEvents[E]): this {
+    this.#events.on(event, listener as never)
+    return this
+  }
+
+  once<E extends keyof SyncSchedulerEvents>(event: E, listener: SyncSchedulerEvents[E]): this {
+    this.#events.once(event, listener as never)
+    return this
+  }
+
+  off<E extends keyof SyncSchedulerEvents>(event: E, listener?: SyncSchedulerEvents[E]): this {
+    this.#events.off(event, listener as never)
+    return this
+  }
+
+  stats(): SchedulerStats {
+    const now = this.#options.clock.now()
+    const exchanges: SchedulerStats['exchanges'] = {}
+    for (const [id, lane] of this.#lanes) {
+      const limits = this.#limiter.stats(id, now)
+      const pausedUntil = Math.max(limits.pausedUntil ?? 0, lane.blockedUntil)
+      exchanges[id] = {
+        inFlight: lane.inFlight,
+        queued: lane.urgent.length + lane.queue.length,
+        budgetLeft: limits.budgetLeft,
+        pausedUntil: pausedUntil > now ? pausedUntil : null,
+      }
+    }
+    return { inFlight: this.#running.size, queued: this.#queued.size, sweeping: this.#sweep !== null, exchanges }
+  }
+
+  // --- sweeps ---------------------------------------------------------------------------------------------
+
+  #scheduleTick(delayMs: number): void {
+    this.#clearTimer('tick')
+    this.#tickTimer = this.#options.clock.setTimeout(() => {
+      this.#tickTimer = undefined
+      void this.#tick()
+    }, delayMs)
+  }
+
+  async #tick(): Promise<void> {
+    if (!this.#started) return
+    const report = await this.runOnce()
+    if (!this.#started) return
+    const elapsed = this.#options.clock.now() - report.startedAt
+    this.#scheduleTick(Math.max(0, this.#options.tickMs - elapsed))
+  }
+
+  #startSweep(): Sweep {
+    const now = this.#options.clock.now()
+    let finish!: (report: SweepReport) => void
+    const done = new Promise<SweepReport>((resolve) => {
+      finish = resolve
+    })
+    const sweep: Sweep = {
+      now,
+      lanes: new Map([...this.#lanes.keys()].map((id) => [id, { cursor: undefined, exhausted: false, fetching: false }])),
+      report: { attempted: 0, succeeded: 0, failed: 0, startedAt: now, finishedAt: now },
+      pending: 0,
+      done,
+      finish,
+    }
+    this.#sweep = sweep
+    for (const [userId, until] of this.#activeUsers) {
+      if (until > now) void this.#enqueueActiveUser(sweep, userId)
+      else this.#activeUsers.delete(userId)
+    }
+    for (const exchange of this.#lanes.keys()) void this.#refill(sweep, exchange)
+    return sweep
+  }
+
+  /** Reads the next page of an exchange's due connections when its queue runs low. */
+  async #refill(sweep: Sweep, exchange: string): Promise<void> {
+    const state = sweep.lanes.get(exchange) as SweepLane
+    const lane = this.#lanes.get(exchange) as Lane
+    const { pageSize, store } = this.#options
+    if (state.exhausted || state.fetching || lane.queue.length >= pageSize / 2) return
+    state.fetching = true
+    try {
+      const page = await store.listDue(sweep.now, pageSize, { exchange, after: state.cursor })
+      if (page.length < pageSize) state.exhausted = true
+      const last = page.at(-1)
+      if (last) state.cursor = { lastSyncAt: last.lastSyncAt, id: last.id }
+      if (!state.exhausted && this.#closing) state.exhausted = true
+      if (!this.#closing) for (const connection of page) this.#offer(sweep, lane, connection, false)
+    } catch (error) {
+      state.exhausted = true
+      this.#emitError(`store.listDue failed for exchange "${exchange}"`, error)
+    } finally {
+      state.fetching = false
+    }
+    this.#pump()
+    this.#maybeFinish(sweep)
+  }
+
+  async #enqueueActiveUser(sweep: Sweep, userId: string): Promise<void> {
+    let connections: Connection[]
+    try {
+      connections = await this.#options.store.listByUser(userId)
+    } catch (error) {
+      this.#emitError(`store.listByUser failed for a user`, error)
+      return
+    }
+    if (this.#sweep !== sweep || this.#closing) return
+    for (const connection of connections) {
+      const lane = this.#lanes.get(connection.exchange)
+      const due = connection.status === 'active' && (connection.nextSyncAt ?? 0) <= sweep.now
+      if (lane && due) this.#offer(sweep, lane, connection, true)
+    }
+    this.#pump()
+  }
+
+  /** Queues a due connection for the sweep unless it is already running, queued or held. */
+  #offer(sweep: Sweep, lane: Lane, connection: Connection, urgent: boolean): void {
+    const queued = this.#queued.get(connection.id)
+    if (queued) {
+      if (urgent) this.#promote(queued)
+      return
+    }
+    if (this.#running.has(connection.id)) return
+    const heldUntil = this.#held.get(connection.id)
+    if (heldUntil !== undefined) {
+      if (heldUntil > sweep.now) return
+      this.#held.delete(connection.id)
+    }
+    sweep.pending++
+    this.#enqueue(lane, connection, 'sweep', sweep, urgent)
+  }
+
+  #maybeFinish(sweep: Sweep): void {
+    if (this.#sweep !== sweep || sweep.pending > 0) return
+    for (const state of sweep.lanes.values()) if (!state.exhausted || state.fetching) return
+    this.#sweep = null
+    sweep.report.finishedAt = this.#options.clock.now()
+    sweep.finish(sweep.report)
+    this.#emit('sweep:end', sweep.report)
+  }
+
+  // --- dispatch -------------------------------------------------------------------------------------------
+
+  #enqueue(lane: Lane, connection: Connection, trigger: Trigger, sweep: Sweep | null, urgent: boolean): Job {
+    let resolve!: (outcome: SyncOutcome) => void
+    const promise = new Promise<SyncOutcome>((done) => {
+      resolve = done
+    })
+    const job: Job = { connection, trigger, sweep, notBefore: 0, resolve, promise }
+    this.#queued.set(connection.id, job)
+    ;(urgent ? lane.urgent : lane.queue).push(job)
+    return job
+  }
+
+  #promote(job: Job): void {
+    const lane = this.#lanes.get(job.connection.exchange) as Lane
+    const index = lane.queue.indexOf(job)
+    if (index === -1) return
+    lane.queue.splice(index, 1)
+    lane.urgent.push(job)
+    this.#pump()
+  }
+
+  /** Starts whatever the caps and the limiter allow, round-robin over exchanges. Re-entrant calls coalesce. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true
+      return
+    }
+    this.#pumping = true
+    try {
+      do {
+        this.#pumpAgain = false
+        this.#startWhatCan()
+      } while (this.#pumpAgain)
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  #startWhatCan(): void {
+    const { concurrency, clock } = this.#options
+    const now = clock.now()
+    let wakeAt = Number.POSITIVE_INFINITY
+    let started = true
+    while (started && this.#running.size < concurrency) {
+      started = false
+      for (let turn = 0; turn < this.#laneOrder.length && this.#running.size < concurrency; turn++) {
+        const lane = this.#laneOrder[(this.#nextLane + turn) % this.#laneOrder.length] as Lane
+        const result = this.#startNext(lane, now)
+        if (result === true) started = true
+        else wakeAt = Math.min(wakeAt, result)
+      }
+      this.#nextLane = (this.#nextLane + 1) % this.#laneOrder.length
+    }
+    this.#clearTimer('wake')
+    if (wakeAt < Number.POSITIVE_INFINITY) {
+      this.#wakeTimer = clock.setTimeout(
+        () => {
+          this.#wakeTimer = undefined
+          this.#pump()
+        },
+        Math.max(0, wakeAt - now),
+      )
+    }
+  }
+
+  /** Starts one job of the lane: true when it did, else when asking again may help (or Infinity). */
+  #startNext(lane: Lane, now: number): true | number {
+    if (lane.inFlight >= lane.concurrency) return Number.POSITIVE_INFINITY
+    if (lane.blockedUntil > now) return lane.blockedUntil
+    let wakeAt = Number.POSITIVE_INFINITY
+    let scanned = 0
+    for (const list of [lane.urgent, lane.queue]) {
+      for (let index = 0; index < list.length && scanned < SCAN_DEPTH; index++, scanned++) {
+        const job = list[index] as Job
+        if (job.notBefore > now) {
+          wakeAt = Math.min(wakeAt, job.notBefore)
+          continue
+        }
+        const decision = this.#limiter.acquire({ exchange: lane.adapter.id, connectionId: job.connection.id, now })
+        if (decision.granted) {
+          list.splice(index, 1)
+          this.#run(lane, job, decision.permit)
+          return true
+        }
+        if (decision.scope === 'exchange') {
+          if (decision.retryAt > lane.blockedUntil) {
+            lane.blockedUntil = decision.retryAt
+            this.#emitRateLimit(lane.adapter.id, 'exchange', lane.adapter.id, decision, now)
+          }
+          return decision.retryAt
+        }
+        if (decision.retryAt > job.notBefore) {
+          job.notBefore = decision.retryAt
+          this.#emitRateLimit(lane.adapter.id, 'account', job.connection.id, decision, now)
+        }
+        wakeAt = Math.min(wakeAt, decision.retryAt)
+      }
+    }
+    return wakeAt
+  }
+
+  #emitRateLimit(
+    exchange: string,
+    scope: 'exchange' | 'account',
+    key: string,
+    decision: { retryAt: number; reason: 'budget' | 'retry-after' },
+    now: number,
+  ): void {
+    this.#emit('ratelimit', { exchange, scope, key, waitMs: decision.retryAt - now, reason: decision.reason })
+  }
+
+  #run(lane: Lane, job: Job, permit: LimitPermit): void {
+    const id = job.connection.id
+    this.#queued.delete(id)
+    lane.inFlight++
+    if (job.sweep) job.sweep.report.attempted++
+    const promise = this.#execute(lane, job, permit)
+    this.#running.set(id, promise)
+    void promise.then((outcome) => {
+      lane.inFlight--
+      this.#running.delete(id)
+      job.resolve(outcome)
+      const sweep = job.sweep
+      if (sweep) {
+        sweep.pending--
+        if (outcome.ok) sweep.report.succeeded++
+        else sweep.report.failed++
+        if (this.#sweep === sweep) void this.#refill(sweep, lane.adapter.id)
+        this.#maybeFinish(sweep)
+      }
+      this.#pump()
+    })
+    if (job.sweep && this.#sweep === job.sweep) void this.#refill(job.sweep, lane.adapter.id)
+  }
+
+  /** Takes a queued job out without running it. */
+  #drop(job: Job): void {
+    const lane = this.#lanes.get(job.connection.exchange) as Lane
+    for (const list of [lane.urgent, lane.queue]) {
+      const index = list.indexOf(job)
+      if (index !== -1) list.splice(index, 1)
+    }
+    this.#queued.delete(job.connection.id)
+    job.resolve(cancelled(job.connection.id, 'The scheduler stopped before this sync started.'))
+    if (job.sweep) {
+      job.sweep.pending--
+      this.#maybeFinish(job.sweep)
+    }
+  }
+
+  // --- one sync -------------------------------------------------------------------------------------------
+
+  /** Runs one sync to its end. Never rejects: every failure becomes an outcome. */
+  async #execute(lane: Lane, job: Job, permit: LimitPermit): Promise<SyncOutcome> {
+    const { clock, store } = this.#options
+    const { connection, trigger } = job
+    const base = { connectionId: connection.id, userId: connection.userId, exchange: connection.exchange, trigger }
+    const startedAt = clock.now()
+    this.#emit('sync:start', { ...base, startedAt })
+
+    let credentials: Credentials | null
+    try {
+      credentials = await store.getCredentials(connection.id)
+    } catch (error) {
+      this.#hold(connection.id)
+      this.#emitError(`store.getCredentials failed for connection ${connection.id}`, error)
+      this.#limiter.settle(permit, { now: clock.now(), ok: false })
+      return this.#reportFailure(base, startedAt, new SyncError('UNKNOWN', 'Could not read the credentials.'), null, false)
+    }
+    if (!credentials) {
+      this.#limiter.settle(permit, { now: clock.now(), ok: false })
+      return this.#reportFailure(base, startedAt, new SyncError('CANCELLED', 'The connection was removed.'), null, false)
+    }
+    const secrets = secretValues(credentials)
+
+    let result: FetchBalancesResult
+    try {
+      result = validateResult(await this.#fetchWithTimeout(lane.adapter, connection, credentials))
+    } catch (thrown) {
+      const error = scrubSyncError(toSyncError(thrown), secrets)
+      return this.#recordFailure(base, connection, startedAt, error, permit)
+    }
+
+    const finishedAt = clock.now()
+    this.#limiter.settle(permit, { now: finishedAt, ok: true, usedWeight: result.usage?.usedWeight })
+    const nextSyncAt = nextPhaseAt(connection.id, finishedAt, this.#options.intervalMs)
+    try {
+      await store.recordSuccess(connection.id, { balances: result.balances, startedAt, finishedAt, nextSyncAt })
+    } catch (error) {
+      this.#hold(connection.id)
+      this.#emitError(`store.recordSuccess failed for connection ${connection.id}`, error)
+      return this.#reportFailure(base, startedAt, new SyncError('UNKNOWN', 'Could not store the balances.'), null, false)
+    }
+    this.#emit('sync:success', { ...base, balances: result.balances, startedAt, finishedAt, nextSyncAt })
+    return { ok: true, connectionId: connection.id, balances: result.balances }
+  }
+
+  /** Calls the adapter; settles as TIMEOUT at `timeoutMs` even if the adapter ignores its signal. */
+  #fetchWithTimeout(adapter: ExchangeAdapter, connection: Connection, credentials: Credentials): Promise<unknown> {
+    const { clock, timeoutMs } = this.#options
+    const controller = new AbortController()
+    const { signal } = controller
+    this.#controllers.add(controller)
+    return new Promise<unknown>((resolve, reject) => {
+      const settle = (finish: () => void) => {
+        clock.clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+        this.#controllers.delete(controller)
+        finish()
+      }
+      const onAbort = () => settle(() => reject(signal.reason))
+      signal.addEventListener('abort', onAbort, { once: true })
+      const timer = clock.setTimeout(() => {
+        controller.abort(new SyncError('TIMEOUT', `No answer from ${adapter.id} within ${timeoutMs} ms.`))
+      }, timeoutMs)
+      Promise.resolve()
+        .then(() => adapter.fetchBalances({ connection, credentials, signal }))
+        .then(
+          (value) => settle(() => resolve(value)),
+          (error) => settle(() => reject(error)),
+        )
+    })
+  }
+
+  async #recordFailure(
+    base: Omit<SyncFailureEvent, 'error' | 'startedAt' | 'finishedAt' | 'nextSyncAt' | 'disabled'>,
+    connection: Connection,
+    startedAt: number,
+    error: SyncError,
+    permit: LimitPermit,
+  ): Promise<SyncOutcome> {
+    const { backoff, clock, intervalMs, random, store } = this.#options
+    const finishedAt = clock.now()
+    this.#limiter.settle(permit, { now: finishedAt, ok: false, retryAfterMs: error.retryAfterMs, scope: error.scope })
+    if (error.code === 'CANCELLED') return this.#reportFailure(base, startedAt, error, null, false)
+    const disable = error.permanent
+    const delay = backoffDelay(connection.failureCount + 1, backoff, intervalMs, random)
+    const nextSyncAt = finishedAt + Math.max(delay, error.retryAfterMs ?? 0)
+    try {
+      await store.recordFailure(connection.id, {
+        error: { code: error.code, message: error.message },
+        startedAt,
+        finishedAt,
+        nextSyncAt,
+        disable,
+      })
+    } catch (storeError) {
+      this.#hold(connection.id)
+      this.#emitError(`store.recordFailure failed for connection ${connection.id}`, storeError)
+    }
+    const outcome = this.#reportFailure(base, startedAt, error, nextSyncAt, disable)
+    if (disable) {
+      const { connectionId, userId, exchange } = base
+      this.#emit('connection:disabled', { connectionId, userId, exchange, error })
+    }
+    return outcome
+  }
+
+  #reportFailure(
+    base: Omit<SyncFailureEvent, 'error' | 'startedAt' | 'finishedAt' | 'nextSyncAt' | 'disabled'>,
+    startedAt: number,
+    error: SyncError,
+    nextSyncAt: number | null,
+    disabled: boolean,
+  ): SyncOutcome {
+    const finishedAt = this.#options.clock.now()
+    this.#emit('sync:failure', { ...base, error, startedAt, finishedAt, nextSyncAt, disabled })
+    return { ok: false, connectionId: base.connectionId, error }
+  }
+
+  /** After a store failure, leave the connection alone for an interval instead of retrying it every tick. */
+  #hold(connectionId: string): void {
+    const now = this.#options.clock.now()
+    if (this.#held.size > 10_000) for (const [id, until] of this.#held) if (until <= now) this.#held.delete(id)
+    this.#held.set(connectionId, now + this.#options.intervalMs)
+  }
+
+  // --- events ---------------------------------------------------------------------------------------------
+
+  /** Calls each listener on its own, so one that throws (or rejects) neither breaks the scheduler nor the rest. */
+  #emit<E extends keyof SyncSchedulerEvents>(event: E, payload: Parameters<SyncSchedulerEvents[E]>[0]): void {
+    for (const listener of this.#events.listeners(event)) {
+      try {
+        const returned = (listener as (value: unknown) => unknown)(payload)
+        if (returned instanceof Promise) returned.catch((error) => this.#listenerFailed(event, error))
+      } catch (error) {
+        this.#listenerFailed(event, error)
+      }
+    }
+  }
+
+  #listenerFailed(event: keyof SyncSchedulerEvents, error: unknown): void {
+    if (event === 'error') return
+    this.#emitError(`A "${event}" listener threw`, error)
+  }
+
+  #emitError(context: string, cause: unknown): void {
+    const message = cause instanceof Error ? cause.message : String(cause)
+    this.#emit('error', new Error(`${context}: ${message}`, { cause }))
+  }
+
+  #clearTimer(which: 'tick' | 'wake'): void {
+    const handle = which === 'tick' ? this.#tickTimer : this.#wakeTimer
+    if (handle !== undefined) this.#options.clock.clearTimeout(handle)
+    if (which === 'tick') this.#tickTimer = undefined
+    else this.#wakeTimer = undefined
+  }
+}
+
+function failed(connectionId: string, error: SyncError): SyncOutcome {
+  return { ok: false, connectionId, error }
+}
+
+function cancelled(connectionId: string, message: string): SyncOutcome {
+  return failed(connectionId, new SyncError('CANCELLED', message))
+}

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto'
+import type { Balance, Connection, Credentials } from '../types.js'
+import { SortedList } from './sortedList.js'
+import type {
+  DueCursor,
+  FailureRecord,
+  ListDueOptions,
+  NewConnection,
+  SuccessRecord,
+  SyncStore,
+} from './syncStore.js'
+
+interface Entry {
+  connection: Connection
+  credentials: Credentials
+  balances: Balance[]
+  /** Insertion order, for listByUser. */
+  seq: number
+}
+
+type Key = DueCursor
+
+function compareKeys(a: Key, b: Key): number {
+  if (a.lastSyncAt !== b.lastSyncAt) {
+    if (a.lastSyncAt === null) return -1
+    if (b.lastSyncAt === null) return 1
+    return a.lastSyncAt - b.lastSyncAt
+  }
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
+const keyOf = (connection: Connection): Key => ({ lastSyncAt: connection.lastSyncAt, id: connection.id })
+
+function copyConnection(connection: Connection): Connection {
+  return { ...connection, lastError: connection.lastError && { ...connection.lastError } }
+}
+
+/**
+ * The default SyncStore: everything in memory, gone on restart. Keeps one ordered index per exchange so that
+ * `listDue` pages cost O(log n + page), and hands out copies so callers cannot mutate stored state.
+ */
+export class MemoryStore implements SyncStore {
+  readonly #entries = new Map<string, Entry>()
+  readonly #byUser = new Map<string, Set<string>>()
+  readonly #due = new Map<string, SortedList<Key>>()
+  #seq = 0
+
+  async listDue(now: number, limit: number, options: ListDueOptions = {}): Promise<Connection[]> {
+    const exchanges = options.exchange === undefined ? [...this.#due.keys()] : [options.exchange]
+    const page: Connection[] = []
+    for (const exchange of exchanges) {
+      const index = this.#due.get(exchange)
+      if (!index) continue
+      let taken = 0
+      for (const key of index.valuesAfter(options.after)) {
+        if (taken >= limit) break
+        const connection = (this.#entries.get(key.id) as Entry).connection
+        if (connection.status !== 'active') continue
+        if (connection.nextSyncAt !== null && connection.nextSyncAt > now) continue
+        page.push(copyConnection(connection))
+        taken++
+      }
+    }
+    if (exchanges.length > 1) page.sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
+    return page.length > limit ? page.slice(0, limit) : page
+  }
+
+  async get(id: string): Promise<Connection | null> {
+    const entry = this.#entries.get(id)
+    return entry ? copyConnection(entry.connection) : null
+  }
+
+  async getCredentials(id: string): Promise<Credentials | null> {
+    const entry = this.#entries.get(id)
+    return entry ? { ...entry.credentials } : null
+  }
+
+  async recordSuccess(id: string, record: SuccessRecord): Promise<boolean> {
+    const entry = this.#entries.get(id)
+    if (!entry) return false
+    const current = entry.connection
+    if (current.lastSyncAt !== null && record.startedAt < current.lastSyncAt) return false
+    const latestAttempt = current.lastAttemptAt === null || record.startedAt >= current.lastAttemptAt
+    this.#update(entry, {
+      lastSyncAt: record.startedAt,
+      ...(latestAttempt && {
+        lastAttemptAt: record.startedAt,
+        nextSyncAt: record.nextSyncAt,
+        failureCount: 0,
+        lastError: null,
+      }),
+    })
+    entry.balances = record.balances.map((balance) => ({ ...balance }))
+    return true
+  }
+
+  async recordFailure(id: string, record: FailureRecord): Promise<boolean> {
+    const entry = this.#entries.get(id)
+    if (!entry) return false
+    const current = entry.connection
+    if (current.lastAttemptAt !== null && record.startedAt < current.lastAttemptAt) return false
+    this.#update(entry, {
+      lastAttemptAt: record.startedAt,
+      nextSyncAt: record.nextSyncAt,
+      failureCount: current.failureCount + 1,
+      lastError: { code: record.error.code, message: record.error.message, at: record.finishedAt },
+      ...(record.disable && { status: 'error' as const }),
+    })
+    return true
+  }
+
+  async listByUser(userId: string): Promise<Connection[]> {
+    const ids = this.#byUser.get(userId)
+    if (!ids) return []
+    return [...ids]
+      .map((id) => this.#entries.get(id) as Entry)
+      .sort((a, b) => a.seq - b.seq)
+      .map((entry) => copyConnection(entry.connection))
+  }
+
+  async getBalances(id: string): Promise<Balance[] | null> {
+    const entry = this.#entries.get(id)
+    return entry ? entry.balances.map((balance) => ({ ...balance })) : null
+  }
+
+  async add(input: NewConnection): Promise<Connection> {
+    const connection: Connection = {
+      id: randomUUID(),
+      userId: input.userId,
+      exchange: input.exchange,
+      ...(input.label !== undefined && { label: input.label }),
+      status: 'active',
+      lastSyncAt: null,
+      lastAttemptAt: null,
+      nextSyncAt: null,
+      failureCount: 0,
+      lastError: null,
+    }
+    this.#entries.set(connection.id, {
+      connection,
+      credentials: { ...input.credentials },
+      balances: [],
+      seq: this.#seq++,
+    })
+    let ids = this.#byUser.get(connection.userId)
+    if (!ids) this.#byUser.set(connection.userId, (ids = new Set()))
+    ids.add(connection.id)
+    this.#indexFor(connection.exchange).insert(keyOf(connection))
+    return copyConnection(connection)
+  }
+
+  async updateCredentials(id: string, credentials: Credentials): Promise<Connection | null> {
+    const entry = this.#entries.get(id)
+    if (!entry) return null
+    entry.credentials = { ...credentials }
+    this.#update(entry, { status: 'active', nextSyncAt: null, failureCount: 0, lastError: null })
+    return copyConnection(entry.connection)
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const entry = this.#entries.get(id)
+    if (!entry) return false
+    this.#entries.delete(id)
+    this.#indexFor(entry.connection.exchange).delete(keyOf(entry.connection))
+    const ids = this.#byUser.get(entry.connection.userId)
+    ids?.delete(id)
+    if (ids?.size === 0) this.#byUser.delete(entry.connection.userId)
+    return true
+  }
+
+  #update(entry: Entry, changes: Partial<Connection>): void {
+    const before = entry.connection
+    const after = { ...before, ...changes }
+    if (after.lastSyncAt !== before.lastSyncAt) {
+      const index = this.#indexFor(before.exchange)
+      index.delete(keyOf(before))
+      index.insert(keyOf(after))
+    }
+    entry.connection = after
+  }
+
+  #indexFor(exchange: string): SortedList<Key> {
+    let index = this.#due.get(exchange)
+    if (!index) this.#due.set(exchange, (index = new SortedList(compareKeys)))
+    return index
+  }
+}
