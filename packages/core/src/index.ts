@@ -1,6 +1,7 @@
 export { compareDecimals, isDecimalString, sumDecimals } from './balances/decimal.js'
 export { validateResult } from './balances/validateResult.js'
 export { InvalidOptionError } from './errors/invalidOptionError.js'
+export type { RateLimitScope, SyncErrorCode, SyncErrorOptions } from './errors/syncError.js'
 export {
   isSyncError,
   PERMANENT_ERROR_CODES,
@@ -8,8 +9,6 @@ export {
   SyncError,
   toSyncError,
 } from './errors/syncError.js'
-export type { RateLimitScope, SyncErrorCode, SyncErrorOptions } from './errors/syncError.js'
-export { unlimited } from './limits/syncLimiter.js'
 export type {
   ExchangeLimitStats,
   LimitDecision,
@@ -18,8 +17,9 @@ export type {
   LimitSettlement,
   SyncLimiter,
 } from './limits/syncLimiter.js'
-export { systemClock } from './scheduler/clock.js'
+export { unlimited } from './limits/syncLimiter.js'
 export type { Clock, TimerHandle } from './scheduler/clock.js'
+export { systemClock } from './scheduler/clock.js'
 export type {
   ConnectionDisabledEvent,
   RateLimitEvent,
@@ -32,8 +32,8 @@ export type {
   SyncSuccessEvent,
 } from './scheduler/events.js'
 export type { Budget, ExchangeLimits, SyncSchedulerOptions } from './scheduler/options.js'
-export { SyncScheduler } from './scheduler/syncScheduler.js'
 export type { SchedulerStats } from './scheduler/syncScheduler.js'
+export { SyncScheduler } from './scheduler/syncScheduler.js'
 export { MemoryStore } from './store/memoryStore.js'
 export type {
   DueCursor,

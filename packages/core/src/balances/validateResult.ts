@@ -29,13 +29,20 @@ export function validateResult(value: unknown): FetchBalancesResult {
         return fail(`balances[${index}].${field} is not a decimal string (${describe(entry[field])})`)
       }
     }
-    clean[index] = { asset: entry.asset, free: entry.free as string, used: entry.used as string, total: entry.total as string }
+    clean[index] = {
+      asset: entry.asset,
+      free: entry.free as string,
+      used: entry.used as string,
+      total: entry.total as string,
+    }
   }
   const usedWeight = (usage as { usedWeight?: unknown } | undefined)?.usedWeight
   if (usedWeight !== undefined && !(Number.isFinite(usedWeight) && (usedWeight as number) >= 0)) {
     return fail('"usage.usedWeight" is not a non-negative number')
   }
-  return usedWeight === undefined ? { balances: clean } : { balances: clean, usage: { usedWeight: usedWeight as number } }
+  return usedWeight === undefined
+    ? { balances: clean }
+    : { balances: clean, usage: { usedWeight: usedWeight as number } }
 }
 
 function fail(message: string): never {

@@ -57,10 +57,7 @@ export interface SchedulerStats {
   /** Syncs waiting for a slot or a budget. */
   queued: number
   sweeping: boolean
-  exchanges: Record<
-    string,
-    { inFlight: number; queued: number; budgetLeft: number | null; pausedUntil: number | null }
-  >
+  exchanges: Record<string, { inFlight: number; queued: number; budgetLeft: number | null; pausedUntil: number | null }>
 }
 
 /** How many queued jobs of one lane the dispatcher looks at to find one whose account is not paused. */
@@ -136,7 +133,10 @@ export class SyncScheduler {
       const timedOut = new Promise<void>((resolve) => {
         timer = this.#options.clock.setTimeout(resolve, timeoutMs)
       })
-      const winner = await Promise.race([drained.then(() => 'drained' as const), timedOut.then(() => 'timeout' as const)])
+      const winner = await Promise.race([
+        drained.then(() => 'drained' as const),
+        timedOut.then(() => 'timeout' as const),
+      ])
       this.#options.clock.clearTimeout(timer)
       if (winner === 'timeout') {
         for (const controller of this.#controllers) {
@@ -182,7 +182,10 @@ export class SyncScheduler {
     if (connection.status === 'error') {
       // The keys were rejected; only new credentials can help, and retrying bad keys risks an exchange ban.
       const code = connection.lastError?.code ?? 'AUTH_FAILED'
-      return failed(connectionId, new SyncError(code as SyncError['code'], 'Reconnect needed: the last sync was rejected.'))
+      return failed(
+        connectionId,
+        new SyncError(code as SyncError['code'], 'Reconnect needed: the last sync was rejected.'),
+      )
     }
     const lane = this.#lanes.get(connection.exchange)
     if (!lane) {
@@ -260,7 +263,9 @@ export class SyncScheduler {
     })
     const sweep: Sweep = {
       now,
-      lanes: new Map([...this.#lanes.keys()].map((id) => [id, { cursor: undefined, exhausted: false, fetching: false }])),
+      lanes: new Map(
+        [...this.#lanes.keys()].map((id) => [id, { cursor: undefined, exhausted: false, fetching: false }]),
+      ),
       report: { attempted: 0, succeeded: 0, failed: 0, startedAt: now, finishedAt: now },
       pending: 0,
       done,
@@ -510,11 +515,23 @@ export class SyncScheduler {
       this.#hold(connection.id)
       this.#emitError(`store.getCredentials failed for connection ${connection.id}`, error)
       this.#limiter.settle(permit, { now: clock.now(), ok: false })
-      return this.#reportFailure(base, startedAt, new SyncError('UNKNOWN', 'Could not read the credentials.'), null, false)
+      return this.#reportFailure(
+        base,
+        startedAt,
+        new SyncError('UNKNOWN', 'Could not read the credentials.'),
+        null,
+        false,
+      )
     }
     if (!credentials) {
       this.#limiter.settle(permit, { now: clock.now(), ok: false })
-      return this.#reportFailure(base, startedAt, new SyncError('CANCELLED', 'The connection was removed.'), null, false)
+      return this.#reportFailure(
+        base,
+        startedAt,
+        new SyncError('CANCELLED', 'The connection was removed.'),
+        null,
+        false,
+      )
     }
     const secrets = secretValues(credentials)
 
@@ -534,7 +551,13 @@ export class SyncScheduler {
     } catch (error) {
       this.#hold(connection.id)
       this.#emitError(`store.recordSuccess failed for connection ${connection.id}`, error)
-      return this.#reportFailure(base, startedAt, new SyncError('UNKNOWN', 'Could not store the balances.'), null, false)
+      return this.#reportFailure(
+        base,
+        startedAt,
+        new SyncError('UNKNOWN', 'Could not store the balances.'),
+        null,
+        false,
+      )
     }
     this.#emit('sync:success', { ...base, balances: result.balances, startedAt, finishedAt, nextSyncAt })
     return { ok: true, connectionId: connection.id, balances: result.balances }

@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Balance, Connection, Credentials } from '../types.js'
 import { SortedList } from './sortedList.js'
-import type {
-  DueCursor,
-  FailureRecord,
-  ListDueOptions,
-  NewConnection,
-  SuccessRecord,
-  SyncStore,
-} from './syncStore.js'
+import type { DueCursor, FailureRecord, ListDueOptions, NewConnection, SuccessRecord, SyncStore } from './syncStore.js'
 
 interface Entry {
   connection: Connection

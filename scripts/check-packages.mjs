@@ -1,0 +1,22 @@
+// Builds every published package, then runs publint --strict and attw (node16 profile) on each.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+const root = JSON.parse(readFileSync('package.json', 'utf8'))
+const list = execFileSync('npm', ['query', '.workspace'], { encoding: 'utf8' })
+const packages = JSON.parse(list).filter((pkg) => !pkg.private)
+let failed = 0
+for (const pkg of packages) {
+  const dir = pkg.location
+  process.stdout.write(`\n== ${pkg.name} (${dir})\n`)
+  try {
+    execFileSync('npm', ['run', 'build', '--workspace', dir], { stdio: 'inherit' })
+    execFileSync('npx', ['publint', '--strict'], { cwd: join(process.cwd(), dir), stdio: 'inherit' })
+    execFileSync('npx', ['attw', '--pack', '.', '--profile', 'node16'], { cwd: join(process.cwd(), dir), stdio: 'inherit' })
+  } catch {
+    failed++
+  }
+}
+process.stdout.write(`\n${packages.length - failed} of ${packages.length} packages pass publint and attw (${root.name})\n`)
+process.exit(failed ? 1 : 0)
