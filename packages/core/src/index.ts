@@ -9,15 +9,7 @@ export {
   SyncError,
   toSyncError,
 } from './errors/syncError.js'
-export type {
-  ExchangeLimitStats,
-  LimitDecision,
-  LimitPermit,
-  LimitRequest,
-  LimitSettlement,
-  SyncLimiter,
-} from './limits/syncLimiter.js'
-export { unlimited } from './limits/syncLimiter.js'
+export * from './limits/index.js'
 export type { Clock, TimerHandle } from './scheduler/clock.js'
 export { systemClock } from './scheduler/clock.js'
 export type {
