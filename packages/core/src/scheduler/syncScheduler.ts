@@ -130,14 +130,13 @@ export class SyncScheduler {
       if (sweep) this.#maybeFinish(sweep)
       const drained = Promise.all(this.#running.values())
       let timer: TimerHandle | undefined
-      const timedOut = new Promise<void>((resolve) => {
-        timer = this.#options.clock.setTimeout(resolve, timeoutMs)
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        if (timeoutMs <= 0) resolve('timeout')
+        else timer = this.#options.clock.setTimeout(() => resolve('timeout'), timeoutMs)
       })
-      const winner = await Promise.race([
-        drained.then(() => 'drained' as const),
-        timedOut.then(() => 'timeout' as const),
-      ])
-      this.#options.clock.clearTimeout(timer)
+      const winner =
+        this.#running.size === 0 ? 'drained' : await Promise.race([drained.then(() => 'drained' as const), timedOut])
+      if (timer !== undefined) this.#options.clock.clearTimeout(timer)
       if (winner === 'timeout') {
         for (const controller of this.#controllers) {
           controller.abort(new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.'))
