@@ -9,6 +9,7 @@ export {
   SyncError,
   toSyncError,
 } from './errors/syncError.js'
+export * from './http/index.js'
 export * from './limits/index.js'
 export type { Clock, TimerHandle } from './scheduler/clock.js'
 export { systemClock } from './scheduler/clock.js'

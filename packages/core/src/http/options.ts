@@ -1,0 +1,147 @@
+import { z } from 'zod'
+import { InvalidOptionError } from '../errors/invalidOptionError.js'
+import { type Clock, systemClock } from '../scheduler/clock.js'
+import type { SyncScheduler } from '../scheduler/syncScheduler.js'
+import type { SyncStore } from '../store/syncStore.js'
+import type { ExchangeAdapter } from '../types.js'
+
+/** What the handler uses of a SyncScheduler. */
+export type SyncHandlerScheduler = Pick<SyncScheduler, 'syncNow' | 'markActive' | 'on' | 'off'>
+
+/** The user id of a request, or null/undefined for none (401). May be async (a session lookup). */
+export type ResolveUser<R> = (request: R) => string | null | undefined | Promise<string | null | undefined>
+
+export interface SyncHandlerOptions {
+  /** Syncs the connections; the handler calls its `syncNow` and `markActive` and relays its events. */
+  scheduler: SyncHandlerScheduler
+  /** The store the scheduler uses. */
+  store: SyncStore
+  /**
+   * The adapters the scheduler was given (pass the same array). `POST /connections` accepts only these exchange
+   * ids, and new keys are test-fetched with them before anything is stored.
+   */
+  exchanges: ExchangeAdapter[]
+  /**
+   * Who is asking: the user id, or null for nobody (every route then answers 401). Read your session cookie or
+   * bearer token here. A throw is answered 500 and reported to `onError`.
+   */
+  resolveUser: ResolveUser<Request>
+  /**
+   * The path the routes live under, e.g. `/api/syncfolio` when the handler sees full URLs such as
+   * `/api/syncfolio/connections`. Leave empty when the framework strips the mount path (Express `app.use`).
+   * Requests outside it are 404.
+   * @default ''
+   */
+  basePath?: string
+  /** Largest request body accepted; larger ones are 413, cut off while reading. @default 16_384 */
+  maxBodyBytes?: number
+  /**
+   * Least time between two manual syncs of one connection; sooner is 429 with Retry-After. Counted from the last
+   * accepted request, so being refused does not push the wait further.
+   * @default 15_000
+   */
+  manualSyncIntervalMs?: number
+  /**
+   * How long `POST /connections/:id/sync` waits for the sync to end before answering 202 `pending` (the end then
+   * arrives as an event).
+   * @default 20_000
+   */
+  syncWaitMs?: number
+  /** Time allowed for the test-fetch of new keys; past it the answer is 502 `EXCHANGE_ERROR` (TIMEOUT). @default 30_000 */
+  verifyTimeoutMs?: number
+  /** Interval of the comment line `GET /events` sends so proxies keep the stream open. @default 15_000 */
+  heartbeatMs?: number
+  /** Time source for throttling, waits and heartbeats; inject one in tests. @default the system clock */
+  clock?: Clock
+  /**
+   * Called with every unexpected error (a failing store, a throwing `resolveUser`); the client only gets a 500.
+   * @default logs with console.error
+   */
+  onError?: (error: unknown) => void
+}
+
+export interface ResolvedHandlerOptions {
+  scheduler: SyncHandlerScheduler
+  store: SyncStore
+  exchanges: Map<string, ExchangeAdapter>
+  resolveUser: ResolveUser<Request>
+  basePath: string
+  maxBodyBytes: number
+  manualSyncIntervalMs: number
+  syncWaitMs: number
+  verifyTimeoutMs: number
+  heartbeatMs: number
+  clock: Clock
+  onError: (error: unknown) => void
+}
+
+const positiveInt = z.number().int().positive()
+const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function')
+const withMethods = (methods: readonly string[]) =>
+  z.custom<object>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
+    `expected an object with methods ${methods.join(', ')}`,
+  )
+
+const optionsSchema = z.strictObject({
+  scheduler: withMethods(['syncNow', 'markActive', 'on', 'off']),
+  store: withMethods(['get', 'listByUser', 'getBalances', 'add', 'updateCredentials', 'remove']),
+  exchanges: z
+    .array(z.looseObject({ id: z.string().min(1), fetchBalances: fn }))
+    .min(1)
+    .refine((list) => new Set(list.map((adapter) => adapter.id)).size === list.length, 'has two adapters with one id'),
+  resolveUser: fn,
+  basePath: z
+    .string()
+    .regex(/^(\/[^/?#]+)*$/, 'must be empty or start with "/", without a trailing "/", query or fragment'),
+  maxBodyBytes: positiveInt,
+  manualSyncIntervalMs: z.number().int().nonnegative(),
+  syncWaitMs: z.number().int().nonnegative(),
+  verifyTimeoutMs: positiveInt,
+  heartbeatMs: positiveInt,
+  clock: withMethods(['now', 'setTimeout', 'clearTimeout']),
+  onError: fn,
+})
+
+/** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
+export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandlerOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw new InvalidOptionError('createSyncHandler', '(options)', 'must be an object', input)
+  }
+  const withDefaults = {
+    basePath: '',
+    maxBodyBytes: 16_384,
+    manualSyncIntervalMs: 15_000,
+    syncWaitMs: 20_000,
+    verifyTimeoutMs: 30_000,
+    heartbeatMs: 15_000,
+    clock: systemClock,
+    onError: logError,
+    ...Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)),
+  }
+  const parsed = optionsSchema.safeParse(withDefaults)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue
+    const field = issue.path.map(String).join('.') || '(options)'
+    const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
+    throw new InvalidOptionError('createSyncHandler', field, message, valueAt(withDefaults, issue.path))
+  }
+  const options = withDefaults as unknown as Required<SyncHandlerOptions>
+  return {
+    ...options,
+    exchanges: new Map(options.exchanges.map((adapter) => [adapter.id, adapter])),
+  }
+}
+
+function logError(error: unknown): void {
+  console.error('[syncfolio] the HTTP handler failed:', error)
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key]
+  return value
+}
