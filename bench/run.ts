@@ -33,6 +33,8 @@ const document = [
   '',
   `Written by \`npm run bench\`; each benchmark runs its variants side by side in one run, each in a process of its own. Last machine: ${machine}.`,
   '',
-  ...[...sections.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, body]) => `<!-- bench:${name} -->\n${body}<!-- /bench -->\n`),
+  ...[...sections.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, body]) => `<!-- bench:${name} -->\n${body}<!-- /bench -->\n`),
 ].join('\n')
 await writeFile(resultsFile, document)

@@ -78,7 +78,8 @@ export class SyncScheduler {
   readonly #running = new Map<string, Promise<SyncOutcome>>()
   /** Connection id -> queued job not yet started. */
   readonly #queued = new Map<string, Job>()
-  readonly #controllers = new Set<AbortController>()
+  /** Aborts for the adapter calls in flight, for `stop`. */
+  readonly #aborts = new Set<(reason: SyncError) => void>()
   /** User id -> until when their connections go first. */
   readonly #activeUsers = new Map<string, number>()
   /** Connection id -> until when not to retry, after the store failed to record its result. */
@@ -138,9 +139,8 @@ export class SyncScheduler {
         this.#running.size === 0 ? 'drained' : await Promise.race([drained.then(() => 'drained' as const), timedOut])
       if (timer !== undefined) this.#options.clock.clearTimeout(timer)
       if (winner === 'timeout') {
-        for (const controller of this.#controllers) {
-          controller.abort(new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.'))
-        }
+        const reason = new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.')
+        for (const abort of [...this.#aborts]) abort(reason)
         await drained
       }
       if (this.#sweep) await this.#sweep.done
@@ -275,23 +275,27 @@ export class SyncScheduler {
       if (until > now) void this.#enqueueActiveUser(sweep, userId)
       else this.#activeUsers.delete(userId)
     }
-    for (const exchange of this.#lanes.keys()) void this.#refill(sweep, exchange)
+    for (const exchange of this.#lanes.keys()) this.#refill(sweep, exchange)
     return sweep
   }
 
   /** Reads the next page of an exchange's due connections when its queue runs low. */
-  async #refill(sweep: Sweep, exchange: string): Promise<void> {
+  #refill(sweep: Sweep, exchange: string): void {
     const state = sweep.lanes.get(exchange) as SweepLane
     const lane = this.#lanes.get(exchange) as Lane
-    const { pageSize, store } = this.#options
-    if (state.exhausted || state.fetching || lane.queue.length >= pageSize / 2) return
+    if (state.exhausted || state.fetching || lane.queue.length >= this.#options.pageSize / 2) return
     state.fetching = true
+    void this.#readPage(sweep, lane, state)
+  }
+
+  async #readPage(sweep: Sweep, lane: Lane, state: SweepLane): Promise<void> {
+    const { pageSize, store } = this.#options
+    const exchange = lane.adapter.id
     try {
       const page = await store.listDue(sweep.now, pageSize, { exchange, after: state.cursor })
-      if (page.length < pageSize) state.exhausted = true
+      if (page.length < pageSize || this.#closing) state.exhausted = true
       const last = page.at(-1)
       if (last) state.cursor = { lastSyncAt: last.lastSyncAt, id: last.id }
-      if (!state.exhausted && this.#closing) state.exhausted = true
       if (!this.#closing) for (const connection of page) this.#offer(sweep, lane, connection, false)
     } catch (error) {
       state.exhausted = true
@@ -418,7 +422,7 @@ export class SyncScheduler {
     if (lane.blockedUntil > now) return lane.blockedUntil
     let wakeAt = Number.POSITIVE_INFINITY
     let scanned = 0
-    for (const list of [lane.urgent, lane.queue]) {
+    for (const list of lane.urgent.length > 0 ? [lane.urgent, lane.queue] : [lane.queue]) {
       for (let index = 0; index < list.length && scanned < SCAN_DEPTH; index++, scanned++) {
         const job = list[index] as Job
         if (job.notBefore > now) {
@@ -427,7 +431,8 @@ export class SyncScheduler {
         }
         const decision = this.#limiter.acquire({ exchange: lane.adapter.id, connectionId: job.connection.id, now })
         if (decision.granted) {
-          list.splice(index, 1)
+          if (index === 0) list.shift()
+          else list.splice(index, 1)
           this.#run(lane, job, decision.permit)
           return true
         }
@@ -474,12 +479,12 @@ export class SyncScheduler {
         sweep.pending--
         if (outcome.ok) sweep.report.succeeded++
         else sweep.report.failed++
-        if (this.#sweep === sweep) void this.#refill(sweep, lane.adapter.id)
+        if (this.#sweep === sweep) this.#refill(sweep, lane.adapter.id)
         this.#maybeFinish(sweep)
       }
       this.#pump()
     })
-    if (job.sweep && this.#sweep === job.sweep) void this.#refill(job.sweep, lane.adapter.id)
+    if (job.sweep && this.#sweep === job.sweep) this.#refill(job.sweep, lane.adapter.id)
   }
 
   /** Takes a queued job out without running it. */
@@ -505,7 +510,7 @@ export class SyncScheduler {
     const { connection, trigger } = job
     const base = { connectionId: connection.id, userId: connection.userId, exchange: connection.exchange, trigger }
     const startedAt = clock.now()
-    this.#emit('sync:start', { ...base, startedAt })
+    if (this.#listening('sync:start')) this.#emit('sync:start', { ...base, startedAt })
 
     let credentials: Credentials | null
     try {
@@ -532,13 +537,12 @@ export class SyncScheduler {
         false,
       )
     }
-    const secrets = secretValues(credentials)
 
     let result: FetchBalancesResult
     try {
       result = validateResult(await this.#fetchWithTimeout(lane.adapter, connection, credentials))
     } catch (thrown) {
-      const error = scrubSyncError(toSyncError(thrown), secrets)
+      const error = scrubSyncError(toSyncError(thrown), secretValues(credentials))
       return this.#recordFailure(base, connection, startedAt, error, permit)
     }
 
@@ -558,7 +562,9 @@ export class SyncScheduler {
         false,
       )
     }
-    this.#emit('sync:success', { ...base, balances: result.balances, startedAt, finishedAt, nextSyncAt })
+    if (this.#listening('sync:success')) {
+      this.#emit('sync:success', { ...base, balances: result.balances, startedAt, finishedAt, nextSyncAt })
+    }
     return { ok: true, connectionId: connection.id, balances: result.balances }
   }
 
@@ -566,25 +572,38 @@ export class SyncScheduler {
   #fetchWithTimeout(adapter: ExchangeAdapter, connection: Connection, credentials: Credentials): Promise<unknown> {
     const { clock, timeoutMs } = this.#options
     const controller = new AbortController()
-    const { signal } = controller
-    this.#controllers.add(controller)
     return new Promise<unknown>((resolve, reject) => {
-      const settle = (finish: () => void) => {
+      let settled = false
+      const settle = () => {
+        settled = true
         clock.clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-        this.#controllers.delete(controller)
-        finish()
+        this.#aborts.delete(abort)
       }
-      const onAbort = () => settle(() => reject(signal.reason))
-      signal.addEventListener('abort', onAbort, { once: true })
-      const timer = clock.setTimeout(() => {
-        controller.abort(new SyncError('TIMEOUT', `No answer from ${adapter.id} within ${timeoutMs} ms.`))
-      }, timeoutMs)
+      // Rejects at once, whether or not the adapter honours its signal.
+      const abort = (reason: SyncError) => {
+        if (settled) return
+        settle()
+        controller.abort(reason)
+        reject(reason)
+      }
+      this.#aborts.add(abort)
+      const timer = clock.setTimeout(
+        () => abort(new SyncError('TIMEOUT', `No answer from ${adapter.id} within ${timeoutMs} ms.`)),
+        timeoutMs,
+      )
       Promise.resolve()
-        .then(() => adapter.fetchBalances({ connection, credentials, signal }))
+        .then(() => adapter.fetchBalances({ connection, credentials, signal: controller.signal }))
         .then(
-          (value) => settle(() => resolve(value)),
-          (error) => settle(() => reject(error)),
+          (value) => {
+            if (settled) return
+            settle()
+            resolve(value)
+          },
+          (error) => {
+            if (settled) return
+            settle()
+            reject(error)
+          },
         )
     })
   }
@@ -643,6 +662,10 @@ export class SyncScheduler {
   }
 
   // --- events ---------------------------------------------------------------------------------------------
+
+  #listening(event: keyof SyncSchedulerEvents): boolean {
+    return this.#events.listenerCount(event) > 0
+  }
 
   /** Calls each listener on its own, so one that throws (or rejects) neither breaks the scheduler nor the rest. */
   #emit<E extends keyof SyncSchedulerEvents>(event: E, payload: Parameters<SyncSchedulerEvents[E]>[0]): void {
