@@ -1,0 +1,159 @@
+import { type Clock, InvalidOptionError, isDecimalString, systemClock } from '@syncfolio/core'
+import { z } from 'zod'
+
+/** The exchanges the fake speaks. Both are served from one origin: their paths do not collide. */
+export type FakeExchangeId = 'binance' | 'okx'
+
+/** One asset of a fake account. Amounts are decimal strings, like everywhere in syncfolio. */
+export interface FakeBalance {
+  asset: string
+  /** Available amount. */
+  free: string
+  /** Amount held in open orders. @default '0' */
+  used?: string
+}
+
+/** Fixed balances, or a function of the fake's clock for balances that move on their own. */
+export type FakeBalances = readonly FakeBalance[] | ((now: number) => readonly FakeBalance[])
+
+export interface FakeAccountOptions {
+  exchange: FakeExchangeId
+  apiKey: string
+  secret: string
+  /** OKX's passphrase (ccxt and syncfolio call it `password`). Required for OKX, ignored for Binance. */
+  password?: string
+  /** What the account holds. @default [] */
+  balances?: FakeBalances
+}
+
+export interface FakeBinanceOptions {
+  /** Request weight one IP may use per minute on `/api/*` (Binance spot: 6000). @default 6000 */
+  weightPerMinute?: number
+  /** 429s one IP may receive within a minute; the next request over the limit earns a 418 ban. @default 3 */
+  banAfter429s?: number
+  /** Length of a first 418 ban; every further ban of the same IP doubles it, up to 3 days. @default 120_000 */
+  banMs?: number
+}
+
+export interface FakeOkxOptions {
+  /** `GET /api/v5/account/balance` requests one account may make per window (OKX: 10 per 2 s). @default 10 */
+  balanceLimit?: number
+  /** The window of `balanceLimit`, sliding. @default 2_000 */
+  balanceWindowMs?: number
+}
+
+export interface FakeExchangeOptions {
+  /** Accounts that exist from the start; more can be added with `addAccount`. @default [] */
+  accounts?: FakeAccountOptions[]
+  /** Time source for rate-limit windows, bans, latency faults, balance functions and timestamp checks. @default the system clock */
+  clock?: Clock
+  /**
+   * Reject signed requests whose timestamp is outside the exchange's window (Binance `recvWindow`, OKX 30 s).
+   * Turn it off when `clock` is a fake clock while ccxt signs requests with the real time.
+   * @default true
+   */
+  checkTimestamps?: boolean
+  /** Binance spot limits. @default { weightPerMinute: 6000, banAfter429s: 3, banMs: 120_000 } */
+  binance?: FakeBinanceOptions
+  /** OKX v5 limits. @default { balanceLimit: 10, balanceWindowMs: 2_000 } */
+  okx?: FakeOkxOptions
+  /** Most entries kept in `requests`; the oldest are dropped first. @default 10_000 */
+  maxLogEntries?: number
+}
+
+export interface ResolvedFakeExchangeOptions {
+  accounts: FakeAccountOptions[]
+  clock: Clock
+  checkTimestamps: boolean
+  binance: Required<FakeBinanceOptions>
+  okx: Required<FakeOkxOptions>
+  maxLogEntries: number
+}
+
+const positiveInt = z.number().int().positive()
+const nonEmpty = z.string().min(1).max(256)
+
+export const fakeBalanceSchema = z.strictObject({
+  asset: z.string().regex(/^[A-Za-z0-9]{1,20}$/, 'must be 1-20 letters or digits'),
+  free: z.string().refine(isNonNegativeDecimal, 'must be a non-negative decimal string'),
+  used: z.string().refine(isNonNegativeDecimal, 'must be a non-negative decimal string').optional(),
+})
+
+const balancesSchema = z.union([
+  z.array(fakeBalanceSchema),
+  z.custom<(now: number) => FakeBalance[]>((value) => typeof value === 'function', 'expected an array or a function'),
+])
+
+export const fakeAccountSchema = z
+  .strictObject({
+    exchange: z.enum(['binance', 'okx']),
+    apiKey: nonEmpty,
+    secret: nonEmpty,
+    password: nonEmpty.optional(),
+    balances: balancesSchema.optional(),
+  })
+  .refine((account) => account.exchange !== 'okx' || account.password !== undefined, {
+    message: 'an OKX account needs a password (its passphrase)',
+    path: ['password'],
+  })
+
+const optionsSchema = z.strictObject({
+  accounts: z.array(fakeAccountSchema),
+  clock: z.custom<Clock>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      ['now', 'setTimeout', 'clearTimeout'].every(
+        (method) => typeof (value as Record<string, unknown>)[method] === 'function',
+      ),
+    'expected an object with methods now, setTimeout, clearTimeout',
+  ),
+  checkTimestamps: z.boolean(),
+  binance: z.strictObject({ weightPerMinute: positiveInt, banAfter429s: positiveInt, banMs: positiveInt }),
+  okx: z.strictObject({ balanceLimit: positiveInt, balanceWindowMs: positiveInt }),
+  maxLogEntries: positiveInt,
+})
+
+function isNonNegativeDecimal(value: string): boolean {
+  return isDecimalString(value) && !value.startsWith('-')
+}
+
+/** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
+export function resolveFakeExchangeOptions(owner: string, input: FakeExchangeOptions): ResolvedFakeExchangeOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw new InvalidOptionError(owner, '(options)', 'must be an object', input)
+  }
+  const withDefaults = {
+    accounts: [],
+    clock: systemClock,
+    checkTimestamps: true,
+    maxLogEntries: 10_000,
+    ...stripUndefined(input),
+    binance: { weightPerMinute: 6000, banAfter429s: 3, banMs: 120_000, ...stripUndefined(input.binance ?? {}) },
+    okx: { balanceLimit: 10, balanceWindowMs: 2_000, ...stripUndefined(input.okx ?? {}) },
+  }
+  return parseOrThrow(owner, optionsSchema, withDefaults) as ResolvedFakeExchangeOptions
+}
+
+/** Validates with a zod schema and throws the house InvalidOptionError for the first issue. */
+export function parseOrThrow<T>(owner: string, schema: z.ZodType<T>, value: unknown, prefix = ''): T {
+  const parsed = schema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0] as z.core.$ZodIssue
+  const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.')
+  throw new InvalidOptionError(owner, field || '(value)', lowerFirst(issue.message), valueAt(value, issue.path))
+}
+
+export function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key]
+  return value
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1)
+}
