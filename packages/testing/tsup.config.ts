@@ -1,8 +1,9 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: ['src/index.ts'],
-  external: ['vitest', '@syncfolio/core'],
+  // `msw` is its own entry so that users who do not use msw never load it.
+  entry: { index: 'src/index.ts', 'msw/index': 'src/msw/index.ts' },
+  external: ['vitest', 'msw', 'zod', '@syncfolio/core'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
