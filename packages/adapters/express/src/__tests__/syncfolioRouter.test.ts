@@ -1,0 +1,345 @@
+import { once } from 'node:events'
+import type { Server } from 'node:http'
+import { request as httpRequest } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { InvalidOptionError, MemoryStore, SyncError, SyncScheduler } from '@syncfolio/core'
+import { createSyncClient, type SyncEvent } from '@syncfolio/core/client'
+import { FakeClock, recordingAdapter } from '@syncfolio/testing'
+import type { default as createExpressApp, Express, Request as ExpressRequest, RequestHandler } from 'express'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type SyncfolioRouterOptions, syncfolioRouter } from '../index.js'
+
+const KEYS = { apiKey: 'AK-express-a1b2c3d4e5', secret: 'SK-express-f6e5d4c3b2', password: 'PP-express-9876' }
+
+/**
+ * Loads express after making sure its router can `require('is-promise')`. vitest.config.ts lists `import` among
+ * `ssr.resolve.conditions`, which vitest hands to Node as `--conditions`, so CommonJS `require` picks the ESM
+ * build of dual packages: the router then gets a namespace object instead of the function and every middleware
+ * layer throws. The CommonJS build is put in the require cache under the name Node resolves to; with a config
+ * that does not pass `import` to Node, this finds a function and does nothing.
+ */
+async function loadExpress(): Promise<typeof createExpressApp> {
+  const require = createRequire(import.meta.url)
+  const routerRequire = createRequire(require.resolve('router'))
+  const resolved = routerRequire.resolve('is-promise')
+  if (typeof routerRequire('is-promise') !== 'function') {
+    const commonJs = resolved.replace(/index\.mjs$/, 'index.js')
+    routerRequire(commonJs)
+    require.cache[resolved] = require.cache[commonJs]
+  }
+  return (await import('express')).default
+}
+
+let express: Awaited<ReturnType<typeof loadExpress>>
+beforeAll(async () => {
+  express = await loadExpress()
+})
+
+const servers: Server[] = []
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+/** The app's own auth: a header stands in for a session, and sets `req.user` like passport would. */
+const userOf = (req: ExpressRequest) => (req as ExpressRequest & { user?: { id: string } }).user?.id ?? null
+
+async function setup(
+  options: {
+    mount?: (app: Express, router: RequestHandler) => void
+    before?: (app: Express) => void
+    router?: Partial<SyncfolioRouterOptions>
+  } = {},
+) {
+  const store = new MemoryStore()
+  const binance = recordingAdapter('binance', ({ credentials }) => {
+    if (credentials.apiKey.startsWith('bad')) throw new SyncError('AUTH_FAILED', `Invalid key ${credentials.apiKey}`)
+    return { balances: [{ asset: 'BTC', free: '0.5', used: '0.25', total: '0.75' }] }
+  })
+  const scheduler = new SyncScheduler({ store, exchanges: [binance], clock: new FakeClock() })
+  const clock = new FakeClock()
+  const app = express()
+  app.use((req, _res, next) => {
+    const id = req.get('x-user')
+    if (id) (req as ExpressRequest & { user?: { id: string } }).user = { id }
+    next()
+  })
+  options.before?.(app)
+  const router = syncfolioRouter({
+    scheduler,
+    store,
+    exchanges: [binance],
+    resolveUser: userOf,
+    clock,
+    ...options.router,
+  })
+  if (options.mount) options.mount(app, router)
+  else app.use('/api/syncfolio', router)
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('app fallthrough')
+  })
+  const server = app.listen(0, '127.0.0.1')
+  servers.push(server)
+  await once(server, 'listening')
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const base = `${origin}/api/syncfolio`
+
+  async function call(method: string, path: string, init: { user?: string | null; body?: unknown } = {}) {
+    const { user = 'alice', body } = init
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(user !== null && { 'x-user': user }),
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
+      ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    })
+    const text = await response.text()
+    return { status: response.status, headers: response.headers, text, json: text ? JSON.parse(text) : undefined }
+  }
+
+  return { store, scheduler, binance, clock, app, server, origin, base, call }
+}
+
+describe('syncfolioRouter over a real HTTP server', () => {
+  it('serves every route for the user that the app authenticated', async () => {
+    const { call, store, clock } = await setup()
+    const added = await call('POST', '/connections', {
+      body: { exchange: 'binance', label: 'Main', credentials: KEYS },
+    })
+    expect(added.status).toBe(201)
+    expect(added.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    expect(added.headers.get('cache-control')).toBe('no-store')
+    const id = added.json.connection.id as string
+    expect(await store.getCredentials(id)).toEqual(KEYS)
+
+    expect((await call('GET', '/exchanges')).json).toEqual({ exchanges: ['binance'] })
+    expect((await call('GET', '/connections')).json.connections).toEqual([added.json.connection])
+    const synced = await call('POST', `/connections/${id}/sync`)
+    expect(synced.json).toMatchObject({ outcome: 'success', connection: { id } })
+    expect((await call('POST', `/connections/${id}/sync`)).headers.get('retry-after')).toBe('15')
+    expect((await call('GET', `/connections/${id}`)).json.balances).toHaveLength(1)
+    expect((await call('GET', `/holdings?connectionIds=${id}`)).json).toMatchObject({
+      holdings: [{ asset: 'BTC', total: '0.75' }],
+      connectionIds: [id],
+    })
+    const fresh = { apiKey: 'AK-express-new-000111', secret: 'SK-express-new-222333' }
+    expect((await call('PUT', `/connections/${id}/credentials`, { body: { credentials: fresh } })).status).toBe(200)
+    expect(await store.getCredentials(id)).toEqual(fresh)
+    const removed = await call('DELETE', `/connections/${id}`)
+    expect(removed.status).toBe(204)
+    expect(removed.text).toBe('')
+    expect(await store.get(id)).toBeNull()
+    expect(clock.pending).toBe(0)
+  })
+
+  it("answers 401 without the app's user and 404 for another user's connection", async () => {
+    const { call, store } = await setup()
+    const bobs = await store.add({ userId: 'bob', exchange: 'binance', credentials: KEYS })
+    const anonymous = await call('GET', '/connections', { user: null })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.json.error.code).toBe('UNAUTHORIZED')
+    const theirs = await call('GET', `/connections/${bobs.id}`)
+    const missing = await call('GET', '/connections/no-such-id')
+    expect(theirs.status).toBe(404)
+    expect(theirs.text).toBe(missing.text)
+    expect((await call('DELETE', `/connections/${bobs.id}`)).status).toBe(404)
+    expect(await store.get(bobs.id)).not.toBeNull()
+  })
+
+  it('works under any mount path, nested routers included, and leaves other paths to the app', async () => {
+    const { origin, store } = await setup({
+      mount: (app, router) => {
+        const outer = express.Router()
+        outer.use('/v1/balances', router)
+        app.use('/deep', outer)
+      },
+    })
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const inside = await fetch(`${origin}/deep/v1/balances/connections`, { headers: { 'x-user': 'alice' } })
+    expect(inside.status).toBe(200)
+    expect((await inside.json()).connections).toHaveLength(1)
+    const unknown = await fetch(`${origin}/deep/v1/balances/nope`, { headers: { 'x-user': 'alice' } })
+    expect((await unknown.json()).error.code).toBe('NOT_FOUND')
+    const outside = await fetch(`${origin}/api/syncfolio/connections`, { headers: { 'x-user': 'alice' } })
+    expect(await outside.text()).toBe('app fallthrough')
+    const doubleSlash = await fetch(`${origin}/deep/v1/balances//connections`, { headers: { 'x-user': 'alice' } })
+    expect(doubleSlash.status).toBe(404)
+  })
+
+  it('answers hostile bodies like the core handler and stores nothing', async () => {
+    const { call, store, binance, base } = await setup()
+    const malformed = await call('POST', '/connections', { body: `{"credentials":{"secret":"${KEYS.secret}"` })
+    expect(malformed.status).toBe(400)
+    expect(malformed.text).not.toContain(KEYS.secret)
+    const wrongType = await call('POST', '/connections', { body: { exchange: 'binance', credentials: { apiKey: 1 } } })
+    expect(wrongType.status).toBe(400)
+    expect(wrongType.json.error.issues.length).toBeGreaterThan(0)
+    const unknown = await call('POST', '/connections', { body: { exchange: 'kraken', credentials: KEYS } })
+    expect(unknown.status).toBe(400)
+    const text = await fetch(`${base}/connections`, {
+      method: 'POST',
+      headers: { 'x-user': 'alice', 'content-type': 'text/plain' },
+      body: JSON.stringify({ exchange: 'binance', credentials: KEYS }),
+    })
+    expect(text.status).toBe(415)
+    expect(await store.listByUser('alice')).toEqual([])
+    expect(binance.calls).toHaveLength(0)
+  })
+
+  it('cuts off a huge streamed body with 413 while reading, and keeps serving', async () => {
+    const { base, store } = await setup({ router: { maxBodyBytes: 8_192 } })
+    let sent = 0
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent += 4_096
+        if (sent > 4 * 1024 * 1024) return controller.close()
+        controller.enqueue(new TextEncoder().encode(' '.repeat(4_096)))
+      },
+    })
+    const response = await fetch(`${base}/connections`, {
+      method: 'POST',
+      headers: { 'x-user': 'alice', 'content-type': 'application/json' },
+      body: endless,
+      duplex: 'half',
+    } as RequestInit)
+    expect(response.status).toBe(413)
+    expect((await response.json()).error.code).toBe('PAYLOAD_TOO_LARGE')
+
+    const declared = await rawPost(base, '/connections', 'x'.repeat(20_000))
+    expect(declared.status).toBe(413)
+    const afterwards = await fetch(`${base}/connections`, { headers: { 'x-user': 'alice' } })
+    expect(afterwards.status).toBe(200)
+    expect(await store.listByUser('alice')).toEqual([])
+  })
+
+  it('accepts a body an app-wide express.json() already parsed', async () => {
+    const { call, store } = await setup({ before: (app) => app.use(express.json()) })
+    const added = await call('POST', '/connections', { body: { exchange: 'binance', credentials: KEYS } })
+    expect(added.status).toBe(201)
+    expect(await store.getCredentials(added.json.connection.id)).toEqual(KEYS)
+    const invalid = await call('POST', '/connections', { body: { exchange: 'binance' } })
+    expect(invalid.status).toBe(400)
+    expect(invalid.json.error.issues[0].path).toEqual(['credentials'])
+  })
+
+  it('answers 500 in JSON when resolveUser rejects, without its details', async () => {
+    const errors: unknown[] = []
+    const { call } = await setup({
+      router: {
+        resolveUser: async () => {
+          throw new Error('session db at 10.9.8.7 down')
+        },
+        onError: (error) => errors.push(error),
+      },
+    })
+    const response = await call('GET', '/connections')
+    expect(response.status).toBe(500)
+    expect(response.json.error.code).toBe('INTERNAL')
+    expect(response.text).not.toContain('10.9.8.7')
+    expect(errors).toHaveLength(1)
+  })
+
+  it('validates its options, naming the field', async () => {
+    const { store, scheduler, binance } = await setup()
+    const base = { store, scheduler, exchanges: [binance] }
+    expect(() => syncfolioRouter({ ...base } as never)).toThrow(InvalidOptionError)
+    expect(() => syncfolioRouter({ ...base } as never)).toThrow(/"resolveUser"/)
+    expect(() => syncfolioRouter({ ...base, resolveUser: userOf, basePath: '/api' } as never)).toThrow(/"basePath"/)
+    expect(() => syncfolioRouter({ ...base, resolveUser: userOf, maxBodyBytes: -1 })).toThrow(/"maxBodyBytes"/)
+  })
+})
+
+describe('syncfolioRouter events', () => {
+  it("streams the user's sync events and heartbeats as they happen", async () => {
+    const { base, store, scheduler, clock } = await setup()
+    const alices = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const bobs = await store.add({ userId: 'bob', exchange: 'binance', credentials: KEYS })
+    const controller = new AbortController()
+    const response = await fetch(`${base}/events`, { headers: { 'x-user': 'alice' }, signal: controller.signal })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(response.headers.get('x-accel-buffering')).toBe('no')
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(text)) {
+        const { done, value } = await reader.read()
+        if (done) throw new Error(`stream ended before ${pattern}`)
+        text += decoder.decode(value, { stream: true })
+      }
+    }
+    await readUntil(/: connected\n\n/)
+    await scheduler.syncNow(bobs.id)
+    await scheduler.syncNow(alices.id)
+    await readUntil(/event: sync:success\n/)
+    expect(text).toContain(`"connectionId":"${alices.id}"`)
+    expect(text).not.toContain(bobs.id)
+    await clock.advance(15_000)
+    await readUntil(/: heartbeat\n\n/)
+    controller.abort()
+  })
+
+  it('removes its scheduler listeners and heartbeat when the client disconnects', async () => {
+    const { base, scheduler, clock } = await setup()
+    const on = vi.spyOn(scheduler, 'on')
+    const off = vi.spyOn(scheduler, 'off')
+    const controller = new AbortController()
+    const response = await fetch(`${base}/events`, { headers: { 'x-user': 'alice' }, signal: controller.signal })
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    await reader.read()
+    expect(on).toHaveBeenCalledTimes(4)
+    expect(clock.pending).toBe(1)
+    controller.abort()
+    await vi.waitFor(() => expect(off).toHaveBeenCalledTimes(4))
+    expect(off.mock.calls.map(([, listener]) => listener)).toEqual(on.mock.calls.map(([, listener]) => listener))
+    expect(clock.pending).toBe(0)
+  })
+
+  it('feeds the browser client: createSyncClient().events() over real HTTP', async () => {
+    const { base, store, scheduler } = await setup()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const on = vi.spyOn(scheduler, 'on')
+    const client = createSyncClient({ baseUrl: base, headers: { 'x-user': 'alice' } })
+    const controller = new AbortController()
+    const received: SyncEvent[] = []
+    const done = (async () => {
+      for await (const event of client.events({ signal: controller.signal })) {
+        received.push(event)
+        if (event.type === 'sync:success') controller.abort()
+      }
+    })()
+    // Sync once the server has subscribed the stream, so the event cannot pass before it.
+    await vi.waitFor(() => expect(on).toHaveBeenCalledTimes(4))
+    await scheduler.syncNow(connection.id)
+    await done
+    expect(received.find((event) => event.type === 'sync:success')).toMatchObject({
+      connectionId: connection.id,
+      exchange: 'binance',
+    })
+  })
+})
+
+/** A POST with a Content-Length larger than the limit, over a raw socket so nothing rewrites the header. */
+function rawPost(base: string, path: string, body: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(`${base}${path}`)
+    const request = httpRequest(
+      url,
+      {
+        method: 'POST',
+        headers: { 'x-user': 'alice', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume()
+        resolve({ status: response.statusCode ?? 0 })
+      },
+    )
+    request.on('error', reject)
+    request.end(body)
+  })
+}

@@ -1,0 +1,2 @@
+export type { SyncfolioRouterOptions } from './syncfolioRouter.js'
+export { syncfolioRouter } from './syncfolioRouter.js'
