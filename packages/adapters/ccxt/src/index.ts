@@ -1,0 +1,7 @@
+export type { ClassifyContext } from './classifyCcxtError.js'
+export { classifyCcxtError, parseRetryAfter } from './classifyCcxtError.js'
+export type { CcxtAdapter } from './createCcxtAdapter.js'
+export { createCcxtAdapter } from './createCcxtAdapter.js'
+export type { PoolStats } from './instancePool.js'
+export type { CcxtAdapterOptions } from './options.js'
+export { toPlainDecimal } from './toPlainDecimal.js'

@@ -1,0 +1,80 @@
+import { InvalidOptionError } from '@syncfolio/core'
+import { z } from 'zod'
+
+export interface CcxtAdapterOptions {
+  /**
+   * Replaces the scheme and host of every API URL of the exchange and keeps each path, e.g.
+   * `http://127.0.0.1:40123` for the fake exchange, a testnet host, or a proxy (`https://proxy.example/binance`).
+   * @default the exchange's own hosts
+   */
+  baseUrl?: string
+  /**
+   * Extra ccxt constructor options for every instance of the pool: `timeout`, `httpsProxy`, `options`,
+   * `fetchImplementation`, `headers`... Credentials are not allowed here: they come with each sync.
+   * `enableRateLimit` defaults to false, because syncfolio's scheduler owns rate limits across every instance.
+   * @default {}
+   */
+  ccxt?: Record<string, unknown>
+  /**
+   * ccxt instances kept for reuse when idle. The pool grows to the number of syncs in flight (one call per instance
+   * at a time); instances beyond this many are dropped when they go idle. Each costs about 400 KiB and 8 ms to build.
+   * @default 16
+   */
+  maxIdleInstances?: number
+}
+
+export interface ResolvedCcxtAdapterOptions {
+  baseUrl: string | undefined
+  ccxt: Record<string, unknown>
+  maxIdleInstances: number
+}
+
+/** Keys that would put one user's credentials on every instance of the pool. */
+const CREDENTIAL_KEYS = ['apiKey', 'secret', 'password', 'uid', 'login', 'privateKey', 'walletAddress', 'token']
+
+const optionsSchema = z.strictObject({
+  baseUrl: z.string().refine(isBaseUrl, 'must be an absolute http(s) URL without query or fragment').optional(),
+  ccxt: z
+    .record(z.string(), z.unknown())
+    .refine(
+      (config) => !CREDENTIAL_KEYS.some((key) => key in config),
+      `must not hold credentials (${CREDENTIAL_KEYS.join(', ')}): they come with each sync`,
+    ),
+  maxIdleInstances: z.number().int().nonnegative(),
+})
+
+function isBaseUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === ''
+  } catch {
+    return false
+  }
+}
+
+/** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
+export function resolveCcxtAdapterOptions(input: CcxtAdapterOptions): ResolvedCcxtAdapterOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw new InvalidOptionError('createCcxtAdapter', '(options)', 'must be an object', input)
+  }
+  const withDefaults = {
+    ccxt: {},
+    maxIdleInstances: 16,
+    ...Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)),
+  }
+  const parsed = optionsSchema.safeParse(withDefaults)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue
+    const field = issue.path.map(String).join('.')
+    let value: unknown = withDefaults
+    for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key]
+    const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
+    throw new InvalidOptionError('createCcxtAdapter', field, message, value)
+  }
+  return {
+    baseUrl: parsed.data.baseUrl?.replace(/\/+$/, ''),
+    // The caller's object itself, not zod's copy: it may hold functions and class instances (agents, fetch).
+    ccxt: (input.ccxt ?? {}) as Record<string, unknown>,
+    maxIdleInstances: parsed.data.maxIdleInstances,
+  }
+}
