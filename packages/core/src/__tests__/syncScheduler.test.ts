@@ -34,7 +34,16 @@ async function setup(
       }),
     )
   }
-  const scheduler = new SyncScheduler({ store, exchanges: adapters, clock, random: () => 0.5, ...options })
+  // Budgets are off unless a test sets them: these tests are about scheduling, not rate limits.
+  const limits = Object.fromEntries(adapters.map((adapter) => [adapter.id, { budgets: [] }]))
+  const scheduler = new SyncScheduler({
+    store,
+    exchanges: adapters,
+    clock,
+    random: () => 0.5,
+    ...options,
+    limits: { ...limits, ...options.limits },
+  })
   schedulers.push(scheduler)
   return { clock, store, connections, scheduler }
 }

@@ -6,7 +6,7 @@ export interface SyncLimiter {
   /** May a sync of this connection start now? A grant reserves its cost until `settle`. */
   acquire(request: LimitRequest): LimitDecision
   /** Reports how a granted sync ended, so the limiter can re-align its count or pause a scope. */
-  settle(permit: LimitPermit, settlement: LimitSettlement): void
+  settle(permit: LimitPermit, settlement: LimitSettlement): LimitSettleResult | undefined
   /** Budget left and pause for one exchange, for `SyncScheduler.stats()`. */
   stats(exchange: string, now: number): ExchangeLimitStats
 }
@@ -37,24 +37,33 @@ export interface LimitPermit {
 
 export interface LimitSettlement {
   now: number
-  ok: boolean
+  /** `rate-limited` for a RATE_LIMITED error, `failed` for any other failure. */
+  result: 'ok' | 'rate-limited' | 'failed'
   /** The exchange's own count after this call, when the adapter reported it. */
   usedWeight?: number
-  /** From a RATE_LIMITED error. */
+  /** With `rate-limited`: how long the exchange asked us to wait, when it said. */
   retryAfterMs?: number
+  /** With `rate-limited`: which budget the exchange refused. @default 'exchange' */
   scope?: 'exchange' | 'account'
 }
 
+export interface LimitSettleResult {
+  /** Set when the settlement paused a scope: until when. */
+  pausedUntil?: number
+}
+
 export interface ExchangeLimitStats {
-  /** Weight left in the tightest budget now, or null when the exchange has no budget. */
+  /** Weight left now in the tightest exchange-scope budget, or null when the exchange has none. */
   budgetLeft: number | null
-  /** Epoch ms until which the exchange is paused, or null. */
+  /** Epoch ms until which the whole exchange is paused by a Retry-After or rate-limit backoff, or null. */
   pausedUntil: number | null
+  /** Accounts of this exchange paused on their own (account scope). */
+  pausedAccounts: number
 }
 
 /** Grants everything: concurrency caps still apply, budgets do not. */
 export const unlimited: SyncLimiter = {
   acquire: ({ exchange, connectionId }) => ({ granted: true, permit: { exchange, connectionId } }),
-  settle: () => {},
-  stats: () => ({ budgetLeft: null, pausedUntil: null }),
+  settle: () => undefined,
+  stats: () => ({ budgetLeft: null, pausedUntil: null, pausedAccounts: 0 }),
 }

@@ -54,6 +54,13 @@ export interface RateLimitEvent {
   reason: 'budget' | 'retry-after'
 }
 
+export interface WarningEvent {
+  /** `DEFAULT_LIMITS`: an exchange runs on the conservative fallback budget; set `limits[exchange]`. */
+  code: 'DEFAULT_LIMITS'
+  exchange: string
+  message: string
+}
+
 /** Listener signatures, for `scheduler.on(name, listener)`. */
 export interface SyncSchedulerEvents {
   'sync:start': (event: SyncStartEvent) => void
@@ -62,6 +69,8 @@ export interface SyncSchedulerEvents {
   'sweep:end': (report: SweepReport) => void
   ratelimit: (event: RateLimitEvent) => void
   'connection:disabled': (event: ConnectionDisabledEvent) => void
+  /** Something the host should fix in its configuration; emitted once. */
+  warning: (event: WarningEvent) => void
   /** A store failure or a throwing listener. Never thrown; the scheduler keeps going. */
   error: (error: Error) => void
 }

@@ -1,26 +1,17 @@
 import { z } from 'zod'
 import { InvalidOptionError } from '../errors/invalidOptionError.js'
+import {
+  type ExchangeLimits,
+  type ResolvedLimits,
+  resolveLimits,
+  usesFallbackLimits,
+} from '../limits/exchangeLimits.js'
 import type { SyncLimiter } from '../limits/syncLimiter.js'
 import type { SyncStore } from '../store/syncStore.js'
 import type { ExchangeAdapter } from '../types.js'
 import { type Clock, systemClock } from './clock.js'
 
-/** Per-exchange limits, merged over built-in defaults. */
-export interface ExchangeLimits {
-  /** Weight one balance sync costs against the exchange's budgets. */
-  cost?: number
-  /** Weighted sliding windows; `[]` means none. */
-  budgets?: Budget[]
-  /** Most syncs of this exchange in flight at once. @default unlimited (only the global cap) */
-  concurrency?: number
-}
-
-export interface Budget {
-  /** `exchange`: one budget shared by every connection (per IP); `account`: one per connection. */
-  scope: 'exchange' | 'account'
-  limit: number
-  windowMs: number
-}
+export type { Budget, ExchangeLimits } from '../limits/exchangeLimits.js'
 
 export interface SyncSchedulerOptions {
   /** Where connections, credentials and balances live. */
@@ -31,7 +22,11 @@ export interface SyncSchedulerOptions {
   intervalMs?: number
   /** Most syncs in flight at once, across every exchange. @default 5 */
   concurrency?: number
-  /** Per-exchange limits, keyed by adapter id. @default {} */
+  /**
+   * Per-exchange limits, keyed by adapter id, merged field by field over the built-in defaults (binance: cost 20,
+   * 6,000 per minute per IP; okx: cost 1, 10 per 2 s per account). An exchange with neither gets 60 per minute and a
+   * one-time `warning` event. @default {}
+   */
   limits?: Record<string, ExchangeLimits>
   /** A sync still running after this long is aborted and fails with `TIMEOUT`. @default 30_000 */
   timeoutMs?: number
@@ -47,7 +42,7 @@ export interface SyncSchedulerOptions {
   clock?: Clock
   /** Random source in [0, 1) for jitter. @default Math.random */
   random?: () => number
-  /** Where the dispatcher asks before each start. @default no budgets (concurrency caps only) */
+  /** Where the dispatcher asks before each start. @default an in-process BudgetLimiter over `limits` */
   limiter?: SyncLimiter
 }
 
@@ -56,7 +51,10 @@ export interface ResolvedOptions {
   exchanges: Map<string, ExchangeAdapter>
   intervalMs: number
   concurrency: number
-  limits: Record<string, ExchangeLimits>
+  /** Resolved limits of every configured exchange. */
+  limits: Map<string, ResolvedLimits>
+  /** Exchanges running on the conservative fallback budget. */
+  fallbackExchanges: string[]
   timeoutMs: number
   backoff: { baseMs: number; maxMs: number }
   tickMs: number
@@ -156,9 +154,31 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
   if (options.backoff.maxMs < options.backoff.baseMs) {
     throw new InvalidOptionError('SyncScheduler', 'backoff.maxMs', 'must be >= backoff.baseMs', options.backoff.maxMs)
   }
+  const limits = new Map<string, ResolvedLimits>()
+  for (const { id } of options.exchanges) {
+    const given = (options.limits as Record<string, ExchangeLimits>)[id]
+    const resolved = resolveLimits(id, given)
+    for (const [index, budget] of resolved.budgets.entries()) {
+      if (budget.limit < resolved.cost) {
+        const field = given?.budgets ? `limits.${id}.budgets.${index}.limit` : `limits.${id}.cost`
+        const value = given?.budgets ? budget.limit : resolved.cost
+        throw new InvalidOptionError(
+          'SyncScheduler',
+          field,
+          `a sync costs ${resolved.cost}, more than the budget's limit ${budget.limit}`,
+          value,
+        )
+      }
+    }
+    limits.set(id, resolved)
+  }
   return {
     ...options,
     exchanges: new Map(options.exchanges.map((adapter) => [adapter.id, adapter])),
+    limits,
+    fallbackExchanges: options.exchanges
+      .map(({ id }) => id)
+      .filter((id) => usesFallbackLimits(id, (options.limits as Record<string, ExchangeLimits>)[id])),
     limiter: options.limiter,
   }
 }

@@ -2,7 +2,8 @@ import { EventEmitter } from 'eventemitter3'
 import { validateResult } from '../balances/validateResult.js'
 import { scrubSyncError, secretValues } from '../errors/scrub.js'
 import { SyncError, toSyncError } from '../errors/syncError.js'
-import { type LimitPermit, type SyncLimiter, unlimited } from '../limits/syncLimiter.js'
+import { BudgetLimiter } from '../limits/budgetLimiter.js'
+import type { LimitPermit, LimitSettlement, SyncLimiter } from '../limits/syncLimiter.js'
 import type { DueCursor } from '../store/syncStore.js'
 import type { Connection, Credentials, ExchangeAdapter, FetchBalancesResult } from '../types.js'
 import type { TimerHandle } from './clock.js'
@@ -32,6 +33,8 @@ interface Lane {
   readonly queue: Job[]
   /** An exchange-scope limit said no until then. */
   blockedUntil: number
+  /** A page of this exchange's due connections is being read: work is on its way. */
+  reading: boolean
 }
 
 interface SweepLane {
@@ -57,7 +60,19 @@ export interface SchedulerStats {
   /** Syncs waiting for a slot or a budget. */
   queued: number
   sweeping: boolean
-  exchanges: Record<string, { inFlight: number; queued: number; budgetLeft: number | null; pausedUntil: number | null }>
+  exchanges: Record<
+    string,
+    {
+      inFlight: number
+      queued: number
+      /** Weight left now in the tightest exchange-scope budget; null when the exchange has none. */
+      budgetLeft: number | null
+      /** Until when the whole exchange waits, for a Retry-After or its budget; null when it does not. */
+      pausedUntil: number | null
+      /** Accounts of the exchange waiting on their own. */
+      pausedAccounts: number
+    }
+  >
 }
 
 /** How many queued jobs of one lane the dispatcher looks at to find one whose account is not paused. */
@@ -84,6 +99,8 @@ export class SyncScheduler {
   readonly #activeUsers = new Map<string, number>()
   /** Connection id -> until when not to retry, after the store failed to record its result. */
   readonly #held = new Map<string, number>()
+  /** Exchanges on the fallback budget that have not been warned about yet. */
+  readonly #unwarned: Set<string>
   #sweep: Sweep | null = null
   #started = false
   #closing = false
@@ -95,18 +112,20 @@ export class SyncScheduler {
 
   constructor(options: SyncSchedulerOptions) {
     this.#options = resolveOptions(options)
-    this.#limiter = this.#options.limiter ?? unlimited
+    this.#limiter = this.#options.limiter ?? new BudgetLimiter(this.#options.limits)
     for (const adapter of this.#options.exchanges.values()) {
       this.#lanes.set(adapter.id, {
         adapter,
-        concurrency: this.#options.limits[adapter.id]?.concurrency ?? Number.POSITIVE_INFINITY,
+        concurrency: this.#options.limits.get(adapter.id)?.concurrency ?? Number.POSITIVE_INFINITY,
         inFlight: 0,
         urgent: [],
         queue: [],
         blockedUntil: 0,
+        reading: false,
       })
     }
     this.#laneOrder = [...this.#lanes.values()]
+    this.#unwarned = new Set(this.#options.fallbackExchanges)
   }
 
   /** Starts the background schedule. Idempotent. */
@@ -231,6 +250,7 @@ export class SyncScheduler {
         queued: lane.urgent.length + lane.queue.length,
         budgetLeft: limits.budgetLeft,
         pausedUntil: pausedUntil > now ? pausedUntil : null,
+        pausedAccounts: limits.pausedAccounts,
       }
     }
     return { inFlight: this.#running.size, queued: this.#queued.size, sweeping: this.#sweep !== null, exchanges }
@@ -285,6 +305,7 @@ export class SyncScheduler {
     const lane = this.#lanes.get(exchange) as Lane
     if (state.exhausted || state.fetching || lane.queue.length >= this.#options.pageSize / 2) return
     state.fetching = true
+    lane.reading = true
     void this.#readPage(sweep, lane, state)
   }
 
@@ -302,6 +323,7 @@ export class SyncScheduler {
       this.#emitError(`store.listDue failed for exchange "${exchange}"`, error)
     } finally {
       state.fetching = false
+      lane.reading = false
     }
     this.#pump()
     this.#maybeFinish(sweep)
@@ -393,16 +415,20 @@ export class SyncScheduler {
     const { concurrency, clock } = this.#options
     const now = clock.now()
     let wakeAt = Number.POSITIVE_INFINITY
-    let started = true
-    while (started && this.#running.size < concurrency) {
-      started = false
-      for (let turn = 0; turn < this.#laneOrder.length && this.#running.size < concurrency; turn++) {
-        const lane = this.#laneOrder[(this.#nextLane + turn) % this.#laneOrder.length] as Lane
-        const result = this.#startNext(lane, now)
-        if (result === true) started = true
-        else wakeAt = Math.min(wakeAt, result)
+    const stuck = new Set<Lane>()
+    while (this.#running.size < concurrency) {
+      const lane = this.#pickLane(stuck, now)
+      if (!lane) break
+      const result = this.#startNext(lane, now)
+      if (result !== true) {
+        stuck.add(lane)
+        wakeAt = Math.min(wakeAt, result)
       }
-      this.#nextLane = (this.#nextLane + 1) % this.#laneOrder.length
+    }
+    for (const lane of this.#laneOrder) {
+      if (lane.blockedUntil > now && (lane.urgent.length > 0 || lane.queue.length > 0)) {
+        wakeAt = Math.min(wakeAt, lane.blockedUntil)
+      }
     }
     this.#clearTimer('wake')
     if (wakeAt < Number.POSITIVE_INFINITY) {
@@ -414,6 +440,46 @@ export class SyncScheduler {
         Math.max(0, wakeAt - now),
       )
     }
+  }
+
+  /**
+   * The lane that gets the next free slot: of the lanes with work, the one with the fewest syncs in flight, taking
+   * turns on ties. A lane at or past its fair share of the global cap only gets a slot that no other lane with work
+   * is owed, so an exchange whose calls hang cannot collect every slot while another has work. A lane waiting for
+   * budget is still owed its share (it will need it soon), unless its wait is longer than a call may take.
+   */
+  #pickLane(stuck: ReadonlySet<Lane>, now: number): Lane | undefined {
+    const { concurrency, timeoutMs } = this.#options
+    const lanes = this.#laneOrder
+    let wanting = 0
+    for (const lane of lanes) if (this.#wants(lane, now, timeoutMs)) wanting++
+    if (wanting === 0) return undefined
+    const fairShare = Math.max(1, Math.floor(concurrency / wanting))
+    const free = concurrency - this.#running.size
+    let owed = 0
+    for (const lane of lanes) if (this.#wants(lane, now, timeoutMs)) owed += Math.max(0, fairShare - lane.inFlight)
+    let best: Lane | undefined
+    let bestTurn = 0
+    for (let turn = 0; turn < lanes.length; turn++) {
+      const lane = lanes[(this.#nextLane + turn) % lanes.length] as Lane
+      if (stuck.has(lane) || lane.blockedUntil > now || !this.#wants(lane, now, timeoutMs)) continue
+      const ownDue = Math.max(0, fairShare - lane.inFlight)
+      if (ownDue === 0 && free - 1 < owed) continue
+      if (!best || lane.inFlight < best.inFlight) {
+        best = lane
+        bestTurn = turn
+      }
+    }
+    if (best) this.#nextLane = (this.#nextLane + bestTurn + 1) % lanes.length
+    return best
+  }
+
+  #wants(lane: Lane, now: number, horizonMs: number): boolean {
+    return (
+      (lane.urgent.length > 0 || lane.queue.length > 0 || lane.reading) &&
+      lane.inFlight < lane.concurrency &&
+      lane.blockedUntil <= now + horizonMs
+    )
   }
 
   /** Starts one job of the lane: true when it did, else when asking again may help (or Infinity). */
@@ -453,6 +519,33 @@ export class SyncScheduler {
     return wakeAt
   }
 
+  #warnFallback(exchange: string): void {
+    const { limit, windowMs } = this.#options.limits.get(exchange)?.budgets[0] ?? { limit: 0, windowMs: 0 }
+    this.#emit('warning', {
+      code: 'DEFAULT_LIMITS',
+      exchange,
+      message:
+        `No rate limits are known for "${exchange}": syncing it at most ${limit} per ${windowMs / 1000} s for the ` +
+        `whole exchange. Set limits.${exchange} to the exchange's published limits.`,
+    })
+  }
+
+  /** Tells the limiter how a sync ended; a pause it starts is announced as a `ratelimit` event. */
+  #settle(permit: LimitPermit, settlement: LimitSettlement): void {
+    const paused = this.#limiter.settle(permit, settlement)?.pausedUntil
+    if (paused === undefined || settlement.result !== 'rate-limited') return
+    const scope = settlement.scope ?? 'exchange'
+    const key = scope === 'account' ? permit.connectionId : permit.exchange
+    this.#emit('ratelimit', {
+      exchange: permit.exchange,
+      scope,
+      key,
+      waitMs: paused - settlement.now,
+      reason: 'retry-after',
+    })
+  }
+
+  /** Announces a budget wait; waits for a pause already announced when it began (in `#settle`) are not repeated. */
   #emitRateLimit(
     exchange: string,
     scope: 'exchange' | 'account',
@@ -460,11 +553,13 @@ export class SyncScheduler {
     decision: { retryAt: number; reason: 'budget' | 'retry-after' },
     now: number,
   ): void {
-    this.#emit('ratelimit', { exchange, scope, key, waitMs: decision.retryAt - now, reason: decision.reason })
+    if (decision.reason !== 'budget') return
+    this.#emit('ratelimit', { exchange, scope, key, waitMs: decision.retryAt - now, reason: 'budget' })
   }
 
   #run(lane: Lane, job: Job, permit: LimitPermit): void {
     const id = job.connection.id
+    if (this.#unwarned.delete(lane.adapter.id)) this.#warnFallback(lane.adapter.id)
     this.#queued.delete(id)
     lane.inFlight++
     if (job.sweep) job.sweep.report.attempted++
@@ -518,7 +613,7 @@ export class SyncScheduler {
     } catch (error) {
       this.#hold(connection.id)
       this.#emitError(`store.getCredentials failed for connection ${connection.id}`, error)
-      this.#limiter.settle(permit, { now: clock.now(), ok: false })
+      this.#limiter.settle(permit, { now: clock.now(), result: 'failed' })
       return this.#reportFailure(
         base,
         startedAt,
@@ -528,7 +623,7 @@ export class SyncScheduler {
       )
     }
     if (!credentials) {
-      this.#limiter.settle(permit, { now: clock.now(), ok: false })
+      this.#limiter.settle(permit, { now: clock.now(), result: 'failed' })
       return this.#reportFailure(
         base,
         startedAt,
@@ -547,7 +642,7 @@ export class SyncScheduler {
     }
 
     const finishedAt = clock.now()
-    this.#limiter.settle(permit, { now: finishedAt, ok: true, usedWeight: result.usage?.usedWeight })
+    this.#settle(permit, { now: finishedAt, result: 'ok', usedWeight: result.usage?.usedWeight })
     const nextSyncAt = nextPhaseAt(connection.id, finishedAt, this.#options.intervalMs)
     try {
       await store.recordSuccess(connection.id, { balances: result.balances, startedAt, finishedAt, nextSyncAt })
@@ -617,7 +712,17 @@ export class SyncScheduler {
   ): Promise<SyncOutcome> {
     const { backoff, clock, intervalMs, random, store } = this.#options
     const finishedAt = clock.now()
-    this.#limiter.settle(permit, { now: finishedAt, ok: false, retryAfterMs: error.retryAfterMs, scope: error.scope })
+    this.#settle(
+      permit,
+      error.code === 'RATE_LIMITED'
+        ? {
+            now: finishedAt,
+            result: 'rate-limited',
+            retryAfterMs: error.retryAfterMs,
+            scope: error.scope ?? 'exchange',
+          }
+        : { now: finishedAt, result: 'failed' },
+    )
     if (error.code === 'CANCELLED') return this.#reportFailure(base, startedAt, error, null, false)
     const disable = error.permanent
     const delay = backoffDelay(connection.failureCount + 1, backoff, intervalMs, random)
