@@ -9,11 +9,8 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => {
-    const handle = setTimeout(callback, ms)
-    // A pending tick must not keep the host process alive on its own; the host decides when to exit.
-    handle.unref?.()
-    return handle
-  },
+  // Timers are not unref'd: a started scheduler, like a server, keeps the process alive until stop(), and a
+  // runOnce() waiting for budget must not let the process exit under it.
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
