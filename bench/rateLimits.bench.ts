@@ -1,0 +1,218 @@
+// Rate-limit fidelity and head-of-line blocking, against the loops a host app writes by hand.
+import { fileURLToPath } from 'node:url'
+import { type ExchangeAdapter, MemoryStore, SyncError, SyncScheduler } from '@syncfolio/core'
+import pLimit from 'p-limit'
+import PQueue from 'p-queue'
+import { type Benchmark, fixed, ratio, runVariant, table } from './lib/harness.js'
+
+interface ExchangeSpec {
+  id: string
+  /** Weight per fixed, clock-aligned window the exchange allows before answering 429. */
+  limit: number
+  windowMs: number
+  cost: number
+  latencyMs: number
+  /** Calls never answer. */
+  hang?: boolean
+}
+
+/** A Binance-like exchange in process: counts weight per aligned window as Binance does, 429 + Retry-After past it. */
+function budgetedExchange(spec: ExchangeSpec) {
+  let windowStart = 0
+  let used = 0
+  const stats = { requests: 0, rejected: 0, acceptedWeight: 0, lastAnswerAt: 0 }
+  const adapter: ExchangeAdapter = {
+    id: spec.id,
+    fetchBalances: ({ signal }) => {
+      stats.requests++
+      if (spec.hang) return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
+      const now = Date.now()
+      const current = now - (now % spec.windowMs)
+      if (current !== windowStart) {
+        windowStart = current
+        used = 0
+      }
+      used += spec.cost
+      const over = used > spec.limit
+      if (over) stats.rejected++
+      else stats.acceptedWeight += spec.cost
+      return new Promise((resolve, reject) =>
+        setTimeout(() => {
+          stats.lastAnswerAt = Date.now()
+          if (over) {
+            const retryAfterMs = windowStart + spec.windowMs - now
+            reject(new SyncError('RATE_LIMITED', '429 Too Many Requests', { retryAfterMs, scope: 'exchange' }))
+          } else resolve({ balances: [{ asset: 'BTC', free: '1', used: '0', total: '1' }] })
+        }, spec.latencyMs),
+      )
+    },
+  }
+  return { adapter, stats }
+}
+
+async function storeWith(counts: Record<string, number>): Promise<MemoryStore> {
+  const store = new MemoryStore()
+  for (const [exchange, count] of Object.entries(counts)) {
+    for (let n = 0; n < count; n++) {
+      await store.add({
+        userId: `${exchange}-${n}`,
+        exchange,
+        credentials: { apiKey: `k-${exchange}-${n}`, secret: 's' },
+      })
+    }
+  }
+  return store
+}
+
+/** Calls the adapter for every due connection through `run`, the way a host's cron job does, with a timeout. */
+async function handWritten(
+  store: MemoryStore,
+  adapters: ExchangeAdapter[],
+  run: (task: () => Promise<void>) => Promise<void>,
+  timeoutMs: number,
+): Promise<void> {
+  const byId = new Map(adapters.map((adapter) => [adapter.id, adapter]))
+  const connections = await store.listDue(Date.now(), Number.MAX_SAFE_INTEGER)
+  // AbortSignal.timeout does not keep the process alive; a host app's server would.
+  const keepAlive = setInterval(() => {}, 1_000)
+  await Promise.allSettled(
+    connections.map((connection) =>
+      run(async () => {
+        const credentials = await store.getCredentials(connection.id)
+        const adapter = byId.get(connection.exchange)
+        if (!credentials || !adapter) return
+        await adapter.fetchBalances({ connection, credentials, signal: AbortSignal.timeout(timeoutMs) })
+      }),
+    ),
+  )
+  clearInterval(keepAlive)
+}
+
+const FIDELITY: ExchangeSpec = { id: 'binance', limit: 1_200, windowMs: 1_000, cost: 20, latencyMs: 50 }
+const FIDELITY_CONNECTIONS = 2_000
+const HEALTHY: ExchangeSpec = { id: 'healthy', limit: 600, windowMs: 1_000, cost: 20, latencyMs: 50 }
+const HANGING: ExchangeSpec = { id: 'hanging', limit: 600, windowMs: 1_000, cost: 20, latencyMs: 50, hang: true }
+const HOL_TIMEOUT_MS = 2_000
+
+export const variants = {
+  async fidelity({ variant }: { variant: 'syncfolio' | 'naive' | 'p-queue' }) {
+    const exchange = budgetedExchange(FIDELITY)
+    const store = await storeWith({ binance: FIDELITY_CONNECTIONS })
+    const started = Date.now()
+    if (variant === 'syncfolio') {
+      const scheduler = new SyncScheduler({
+        store,
+        exchanges: [exchange.adapter],
+        concurrency: 5,
+        limits: {
+          binance: {
+            cost: FIDELITY.cost,
+            budgets: [{ scope: 'exchange', limit: FIDELITY.limit, windowMs: FIDELITY.windowMs }],
+          },
+        },
+      })
+      await scheduler.runOnce()
+    } else if (variant === 'naive') {
+      await handWritten(store, [exchange.adapter], pLimit(5), 30_000)
+    } else {
+      const queue = new PQueue({
+        concurrency: 5,
+        intervalCap: FIDELITY.limit / FIDELITY.cost,
+        interval: FIDELITY.windowMs,
+      })
+      await handWritten(store, [exchange.adapter], (task) => queue.add(task), 30_000)
+    }
+    const sweepMs = exchange.stats.lastAnswerAt - started
+    return { sweepMs, ...exchange.stats }
+  },
+
+  async headOfLine({ variant, withHanging }: { variant: 'syncfolio' | 'naive'; withHanging: boolean }) {
+    const healthy = budgetedExchange(HEALTHY)
+    const hanging = budgetedExchange(HANGING)
+    const adapters = withHanging ? [healthy.adapter, hanging.adapter] : [healthy.adapter]
+    const store = await storeWith(withHanging ? { healthy: 300, hanging: 100 } : { healthy: 300 })
+    const started = Date.now()
+    if (variant === 'syncfolio') {
+      const budget = { cost: 20, budgets: [{ scope: 'exchange' as const, limit: 600, windowMs: 1_000 }] }
+      const scheduler = new SyncScheduler({
+        store,
+        exchanges: adapters,
+        concurrency: 5,
+        timeoutMs: HOL_TIMEOUT_MS,
+        limits: { healthy: budget, hanging: budget },
+      })
+      await scheduler.runOnce()
+    } else {
+      await handWritten(store, adapters, pLimit(5), HOL_TIMEOUT_MS)
+    }
+    return { healthyMs: healthy.stats.lastAnswerAt - started, healthyRejected: healthy.stats.rejected }
+  },
+}
+
+const file = import.meta.url
+
+export const benchmark: Benchmark = {
+  title: 'Rate limits: budget fidelity and head-of-line blocking',
+  async run() {
+    const theoreticalMs = ((FIDELITY_CONNECTIONS * FIDELITY.cost) / FIDELITY.limit) * FIDELITY.windowMs
+    const fidelityRows: string[][] = []
+    for (const [name, variant] of [
+      ['syncfolio SyncScheduler', 'syncfolio'],
+      ['naive p-limit(5) sweep', 'naive'],
+      [`p-queue intervalCap ${FIDELITY.limit / FIDELITY.cost} / ${FIDELITY.windowMs} ms`, 'p-queue'],
+    ] as const) {
+      const result = await runVariant(file, 'fidelity', { variant })
+      const sweepMs = result.sweepMs as number
+      const windows = Math.ceil(sweepMs / FIDELITY.windowMs)
+      fidelityRows.push([
+        name,
+        String(result.rejected),
+        `${fixed((100 * (result.acceptedWeight as number)) / (FIDELITY.limit * windows), 1)}%`,
+        fixed(sweepMs / 1000, 1),
+        fixed(sweepMs / theoreticalMs, 3),
+      ])
+    }
+
+    const holRows: string[][] = []
+    for (const [name, variant] of [
+      ['syncfolio SyncScheduler', 'syncfolio'],
+      ['naive p-limit(5) sweep', 'naive'],
+    ] as const) {
+      const alone = await runVariant(file, 'headOfLine', { variant, withHanging: false })
+      const beside = await runVariant(file, 'headOfLine', { variant, withHanging: true })
+      holRows.push([
+        name,
+        fixed((alone.healthyMs as number) / 1000, 2),
+        fixed((beside.healthyMs as number) / 1000, 2),
+        ratio(beside.healthyMs as number, alone.healthyMs as number),
+        `${alone.healthyRejected} / ${beside.healthyRejected}`,
+      ])
+    }
+
+    return [
+      `### Budget fidelity: ${FIDELITY_CONNECTIONS.toLocaleString('en-US')} connections, one Binance-like exchange`,
+      '',
+      table(['variant', '429s received', 'budget used', 'sweep (s)', 'sweep / theoretical minimum'], fidelityRows),
+      '',
+      `The exchange allows ${FIDELITY.limit} weight per ${FIDELITY.windowMs} ms window (aligned to the clock, as Binance counts), a balance call costs ${FIDELITY.cost} and answers after ${FIDELITY.latencyMs} ms; past the limit it answers 429 with Retry-After.`,
+      `Theoretical minimum: N x cost / budget = ${fixed(theoreticalMs / 1000, 1)} s. Budget used: accepted weight over the budget of every window the sweep touched. All variants run 5 calls at once.`,
+      '',
+      '### Head-of-line: a healthy exchange beside one whose calls hang',
+      '',
+      table(
+        [
+          'variant',
+          'healthy sweep alone (s)',
+          'beside the hanging exchange (s)',
+          'ratio',
+          "healthy exchange's 429s (alone / beside)",
+        ],
+        holRows,
+      ),
+      '',
+      `Healthy: 300 connections, ${HEALTHY.limit} weight per second at cost 20 (30 syncs/s), ${HEALTHY.latencyMs} ms calls. Hanging: 100 connections whose calls never answer, cut off at ${HOL_TIMEOUT_MS} ms. Concurrency 5 in both.`,
+    ].join('\n')
+  },
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(await benchmark.run())
