@@ -165,7 +165,7 @@ export class BinanceApi implements ExchangeApi {
 
   #poolLimit(pool: Pool): number {
     if (pool === 'api') return this.weightPerMinute
-    return pool === 'sapi' ? 12_000 : 2_400
+    return pool === 'sapi' ? this.#host.options.binance.sapiWeightPerMinute : 2_400
   }
 
   #ipState(address: string, now: number): IpState {

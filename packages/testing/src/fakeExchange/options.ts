@@ -29,6 +29,8 @@ export interface FakeAccountOptions {
 export interface FakeBinanceOptions {
   /** Request weight one IP may use per minute on `/api/*` (Binance spot: 6000). @default 6000 */
   weightPerMinute?: number
+  /** Request weight one IP may use per minute on `/sapi/*` (reported in `X-SAPI-USED-IP-WEIGHT-1M`). @default 12_000 */
+  sapiWeightPerMinute?: number
   /** 429s one IP may receive within a minute; the next request over the limit earns a 418 ban. @default 3 */
   banAfter429s?: number
   /** Length of a first 418 ban; every further ban of the same IP doubles it, up to 3 days. @default 120_000 */
@@ -53,7 +55,7 @@ export interface FakeExchangeOptions {
    * @default true
    */
   checkTimestamps?: boolean
-  /** Binance spot limits. @default { weightPerMinute: 6000, banAfter429s: 3, banMs: 120_000 } */
+  /** Binance spot limits. @default { weightPerMinute: 6000, sapiWeightPerMinute: 12_000, banAfter429s: 3, banMs: 120_000 } */
   binance?: FakeBinanceOptions
   /** OKX v5 limits. @default { balanceLimit: 10, balanceWindowMs: 2_000 } */
   okx?: FakeOkxOptions
@@ -109,7 +111,12 @@ const optionsSchema = z.strictObject({
     'expected an object with methods now, setTimeout, clearTimeout',
   ),
   checkTimestamps: z.boolean(),
-  binance: z.strictObject({ weightPerMinute: positiveInt, banAfter429s: positiveInt, banMs: positiveInt }),
+  binance: z.strictObject({
+    weightPerMinute: positiveInt,
+    sapiWeightPerMinute: positiveInt,
+    banAfter429s: positiveInt,
+    banMs: positiveInt,
+  }),
   okx: z.strictObject({ balanceLimit: positiveInt, balanceWindowMs: positiveInt }),
   maxLogEntries: positiveInt,
 })
@@ -129,7 +136,13 @@ export function resolveFakeExchangeOptions(owner: string, input: FakeExchangeOpt
     checkTimestamps: true,
     maxLogEntries: 10_000,
     ...stripUndefined(input),
-    binance: { weightPerMinute: 6000, banAfter429s: 3, banMs: 120_000, ...stripUndefined(input.binance ?? {}) },
+    binance: {
+      weightPerMinute: 6000,
+      sapiWeightPerMinute: 12_000,
+      banAfter429s: 3,
+      banMs: 120_000,
+      ...stripUndefined(input.binance ?? {}),
+    },
     okx: { balanceLimit: 10, balanceWindowMs: 2_000, ...stripUndefined(input.okx ?? {}) },
   }
   return parseOrThrow(owner, optionsSchema, withDefaults) as ResolvedFakeExchangeOptions
