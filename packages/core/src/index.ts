@@ -23,6 +23,8 @@ export type {
   SyncSchedulerEvents,
   SyncStartEvent,
   SyncSuccessEvent,
+  VerifyCredentialsResult,
+  WarningEvent,
 } from './scheduler/events.js'
 export type { Budget, ExchangeLimits, SyncSchedulerOptions } from './scheduler/options.js'
 export type { SchedulerStats } from './scheduler/syncScheduler.js'

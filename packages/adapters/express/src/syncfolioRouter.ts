@@ -26,7 +26,7 @@ const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK'])
  * enforces its size limit while reading; a body an earlier `express.json()` already parsed is used as parsed.
  * `GET /events` is streamed as it is produced, and a client that leaves aborts it.
  *
- * Other options are the core handler's (`scheduler`, `store`, `exchanges`, limits, `clock`, `onError`) and are
+ * Other options are the core handler's (`scheduler`, `store`, limits, `clock`, `onError`) and are
  * validated here, once.
  */
 export function syncfolioRouter(options: SyncfolioRouterOptions): RequestHandler {

@@ -26,7 +26,6 @@ function setup() {
   const handler = createSyncHandler({
     scheduler,
     store,
-    exchanges: [binance],
     basePath: '/api/syncfolio',
     resolveUser: (request) => request.headers.get('x-user'),
     clock,

@@ -20,7 +20,6 @@ function setup() {
   const handler = createSyncHandler({
     scheduler,
     store,
-    exchanges: [binance],
     resolveUser: (request) => request.headers.get('x-user'),
     clock,
     heartbeatMs: 15_000,

@@ -631,3 +631,86 @@ describe('stop', () => {
     expect(adapter.calls.length).toBeGreaterThanOrEqual(2)
   })
 })
+
+describe('verifyCredentials', () => {
+  const draft = (exchange = 'binance') =>
+    ({
+      id: 'unsaved-1',
+      userId: 'new-user',
+      exchange,
+      status: 'active',
+      lastSyncAt: null,
+      lastAttemptAt: null,
+      nextSyncAt: null,
+      failureCount: 0,
+      lastError: null,
+    }) as Connection
+  const keys = { apiKey: 'new-key-ABCDEFGH', secret: 'new-secret-ABCDEFGH' }
+
+  it('test-fetches keys without storing or recording anything', async () => {
+    const adapter = recordingAdapter('binance', () => ({ balances: BTC }))
+    const { scheduler, store } = await setup(0, [adapter])
+    const events = record(scheduler, 'sync:start')
+    expect(await scheduler.verifyCredentials({ connection: draft(), credentials: keys })).toEqual({
+      ok: true,
+      balances: BTC,
+    })
+    expect(adapter.calls[0]?.apiKey).toBe(keys.apiKey)
+    expect(await store.listByUser('new-user')).toEqual([])
+    expect(events).toEqual([])
+    expect(scheduler.exchanges).toEqual(['binance'])
+  })
+
+  it('scrubs the keys out of a refusal and says whether it is permanent', async () => {
+    const adapter = recordingAdapter('binance', ({ credentials }) => {
+      throw new SyncError('AUTH_FAILED', `Invalid API-key ${credentials.apiKey}`)
+    })
+    const { scheduler } = await setup(0, [adapter])
+    const result = await scheduler.verifyCredentials({ connection: draft(), credentials: keys })
+    expect(result.ok).toBe(false)
+    if (result.ok) return
+    expect(result.error.permanent).toBe(true)
+    expect(result.error.message).toBe('Invalid API-key [redacted]')
+  })
+
+  it("spends the exchange's budget and waits for it, up to its timeout", async () => {
+    const adapter = recordingAdapter('binance', () => ({ balances: BTC }))
+    const { scheduler, clock } = await setup(0, [adapter], {
+      limits: { binance: { cost: 20, budgets: [{ scope: 'exchange', limit: 20, windowMs: MINUTE }] } },
+    })
+    expect((await scheduler.verifyCredentials({ connection: draft(), credentials: keys })).ok).toBe(true)
+    const refused = await scheduler.verifyCredentials({ connection: draft(), credentials: keys }, { timeoutMs: 10_000 })
+    expect(refused).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED', retryAfterMs: MINUTE } })
+    const waiting = scheduler.verifyCredentials({ connection: draft(), credentials: keys }, { timeoutMs: 2 * MINUTE })
+    await clock.advance(MINUTE - 1)
+    expect(adapter.calls).toHaveLength(1)
+    await clock.advance(1)
+    expect((await waiting).ok).toBe(true)
+    expect(adapter.calls).toHaveLength(2)
+  })
+
+  it('ends as CANCELLED when the caller aborts, and as TIMEOUT past its timeout', async () => {
+    const adapter = recordingAdapter('binance', () => new Promise(() => {}))
+    const { scheduler, clock } = await setup(0, [adapter])
+    const controller = new AbortController()
+    const aborted = scheduler.verifyCredentials(
+      { connection: draft(), credentials: keys },
+      { signal: controller.signal },
+    )
+    await clock.advance(0)
+    controller.abort()
+    expect(await aborted).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
+    expect(adapter.calls[0]?.signal.aborted).toBe(true)
+    const slow = scheduler.verifyCredentials({ connection: draft(), credentials: keys }, { timeoutMs: 3_000 })
+    await clock.advance(3_000)
+    expect(await slow).toMatchObject({ ok: false, error: { code: 'TIMEOUT' } })
+  })
+
+  it('refuses an exchange it does not sync', async () => {
+    const { scheduler } = await setup(0)
+    expect(await scheduler.verifyCredentials({ connection: draft('kraken'), credentials: keys })).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN' },
+    })
+  })
+})

@@ -11,8 +11,9 @@ import {
   type SyncNowResponse,
   updateCredentialsInputSchema,
 } from '../client/contract.js'
-import type { SyncOutcome } from '../scheduler/events.js'
+import type { SyncOutcome, VerifyCredentialsResult } from '../scheduler/events.js'
 import type { Connection, Credentials } from '../types.js'
+import { draftConnection } from './draftConnection.js'
 import { connectionNotFound, HttpProblem } from './httpProblem.js'
 import { emptyResponse, jsonResponse } from './jsonResponse.js'
 import { ManualSyncThrottle } from './manualSyncThrottle.js'
@@ -22,7 +23,6 @@ import { readJsonBody } from './readJsonBody.js'
 import { sumHoldings } from './sumHoldings.js'
 import { SyncEventHub } from './syncEventHub.js'
 import { toConnectionView } from './toConnectionView.js'
-import { draftConnection, type VerifyCredentialsResult, verifyCredentials } from './verifyCredentials.js'
 
 /** A Fetch-standard request handler: mount it in any server that speaks `Request` and `Response`. */
 export type SyncHandler = (request: Request) => Promise<Response>
@@ -82,10 +82,10 @@ class SyncHttpApi {
     this.#options = options
     this.#throttle = new ManualSyncThrottle(options.manualSyncIntervalMs, options.clock)
     this.#hub = new SyncEventHub(options.scheduler)
-    const known = [...options.exchanges.keys()]
+    const known = options.scheduler.exchanges
     // Only configured ids pass, which also covers the empty and over-long ids of the shared schema.
     this.#newConnectionSchema = newConnectionInputSchema.extend({
-      exchange: z.string().refine((id) => options.exchanges.has(id), {
+      exchange: z.string().refine((id) => known.includes(id), {
         message: `Unknown exchange; this server syncs ${known.join(', ')}`,
       }),
     })
@@ -142,7 +142,7 @@ class SyncHttpApi {
   // --- routes ---------------------------------------------------------------------------------------------
 
   #listExchanges(): Response {
-    const body: ExchangesResponse = { exchanges: [...this.#options.exchanges.keys()] }
+    const body: ExchangesResponse = { exchanges: this.#options.scheduler.exchanges }
     return jsonResponse(200, body)
   }
 
@@ -301,14 +301,13 @@ class SyncHttpApi {
 
   /** Test-fetches the keys; throws 422 when the exchange refuses them, 502 when it could not tell. */
   async #verify(connection: Connection, credentials: Credentials, signal: AbortSignal): Promise<void> {
-    const adapter = this.#options.exchanges.get(connection.exchange)
-    if (!adapter) {
+    const { scheduler, verifyTimeoutMs } = this.#options
+    if (!scheduler.exchanges.includes(connection.exchange)) {
       throw new HttpProblem(409, 'EXCHANGE_NOT_CONFIGURED', `This server no longer syncs ${connection.exchange}.`)
     }
-    const result: VerifyCredentialsResult = await verifyCredentials(
-      adapter,
+    const result: VerifyCredentialsResult = await scheduler.verifyCredentials(
       { connection, credentials },
-      { signal, timeoutMs: this.#options.verifyTimeoutMs, clock: this.#options.clock },
+      { signal, timeoutMs: verifyTimeoutMs },
     )
     if (result.ok) return
     const { error } = result

@@ -3,24 +3,25 @@ import { InvalidOptionError } from '../errors/invalidOptionError.js'
 import { type Clock, systemClock } from '../scheduler/clock.js'
 import type { SyncScheduler } from '../scheduler/syncScheduler.js'
 import type { SyncStore } from '../store/syncStore.js'
-import type { ExchangeAdapter } from '../types.js'
 
 /** What the handler uses of a SyncScheduler. */
-export type SyncHandlerScheduler = Pick<SyncScheduler, 'syncNow' | 'markActive' | 'on' | 'off'>
+export type SyncHandlerScheduler = Pick<
+  SyncScheduler,
+  'syncNow' | 'markActive' | 'on' | 'off' | 'exchanges' | 'verifyCredentials'
+>
 
 /** The user id of a request, or null/undefined for none (401). May be async (a session lookup). */
 export type ResolveUser<R> = (request: R) => string | null | undefined | Promise<string | null | undefined>
 
 export interface SyncHandlerOptions {
-  /** Syncs the connections; the handler calls its `syncNow` and `markActive` and relays its events. */
+  /**
+   * Syncs the connections; the handler calls its `syncNow` and `markActive`, relays its events, accepts new
+   * connections only for its `exchanges`, and test-fetches new keys with its `verifyCredentials` (inside the
+   * exchange's rate-limit budget).
+   */
   scheduler: SyncHandlerScheduler
   /** The store the scheduler uses. */
   store: SyncStore
-  /**
-   * The adapters the scheduler was given (pass the same array). `POST /connections` accepts only these exchange
-   * ids, and new keys are test-fetched with them before anything is stored.
-   */
-  exchanges: ExchangeAdapter[]
   /**
    * Who is asking: the user id, or null for nobody (every route then answers 401). Read your session cookie or
    * bearer token here. A throw is answered 500 and reported to `onError`.
@@ -63,7 +64,6 @@ export interface SyncHandlerOptions {
 export interface ResolvedHandlerOptions {
   scheduler: SyncHandlerScheduler
   store: SyncStore
-  exchanges: Map<string, ExchangeAdapter>
   resolveUser: ResolveUser<Request>
   basePath: string
   maxBodyBytes: number
@@ -87,12 +87,8 @@ const withMethods = (methods: readonly string[]) =>
   )
 
 const optionsSchema = z.strictObject({
-  scheduler: withMethods(['syncNow', 'markActive', 'on', 'off']),
+  scheduler: withMethods(['syncNow', 'markActive', 'on', 'off', 'verifyCredentials']),
   store: withMethods(['get', 'listByUser', 'getBalances', 'add', 'updateCredentials', 'remove']),
-  exchanges: z
-    .array(z.looseObject({ id: z.string().min(1), fetchBalances: fn }))
-    .min(1)
-    .refine((list) => new Set(list.map((adapter) => adapter.id)).size === list.length, 'has two adapters with one id'),
   resolveUser: fn,
   basePath: z
     .string()
@@ -129,11 +125,7 @@ export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandle
     const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
     throw new InvalidOptionError('createSyncHandler', field, message, valueAt(withDefaults, issue.path))
   }
-  const options = withDefaults as unknown as Required<SyncHandlerOptions>
-  return {
-    ...options,
-    exchanges: new Map(options.exchanges.map((adapter) => [adapter.id, adapter])),
-  }
+  return withDefaults as unknown as ResolvedHandlerOptions
 }
 
 function logError(error: unknown): void {

@@ -79,3 +79,6 @@ export interface SyncSchedulerEvents {
 export type SyncOutcome =
   | { ok: true; connectionId: string; balances: Balance[] }
   | { ok: false; connectionId: string; error: SyncError }
+
+/** What `SyncScheduler.verifyCredentials` resolves to. */
+export type VerifyCredentialsResult = { ok: true; balances: Balance[] } | { ok: false; error: SyncError }

@@ -7,7 +7,13 @@ import type { LimitPermit, LimitSettlement, SyncLimiter } from '../limits/syncLi
 import type { DueCursor } from '../store/syncStore.js'
 import type { Connection, Credentials, ExchangeAdapter, FetchBalancesResult } from '../types.js'
 import type { TimerHandle } from './clock.js'
-import type { SweepReport, SyncFailureEvent, SyncOutcome, SyncSchedulerEvents } from './events.js'
+import type {
+  SweepReport,
+  SyncFailureEvent,
+  SyncOutcome,
+  SyncSchedulerEvents,
+  VerifyCredentialsResult,
+} from './events.js'
 import { type ResolvedOptions, resolveOptions, type SyncSchedulerOptions } from './options.js'
 import { backoffDelay, nextPhaseAt } from './timing.js'
 
@@ -222,6 +228,61 @@ export class SyncScheduler {
     }
     this.#activeUsers.set(userId, now + this.#options.activeForMs)
     if (this.#sweep) void this.#enqueueActiveUser(this.#sweep, userId)
+  }
+
+  /** The ids of the exchanges this scheduler syncs (one per adapter). */
+  get exchanges(): string[] {
+    return [...this.#lanes.keys()]
+  }
+
+  /**
+   * Test-fetches balances with keys that are not stored (yet), as a sync would: inside the exchange's budget
+   * (waiting for it up to `timeoutMs`), aborted at `timeoutMs` or when `signal` aborts, the result validated, and
+   * every error scrubbed of the credential values. Records nothing and takes no slot of the global cap: it is one
+   * interactive call for a user waiting on a form. Never rejects. `error.permanent` on the result means the exchange
+   * refused the keys; other codes mean it could not tell.
+   */
+  async verifyCredentials(
+    request: { connection: Connection; credentials: Credentials },
+    { signal, timeoutMs = this.#options.timeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<VerifyCredentialsResult> {
+    const { clock } = this.#options
+    const { connection, credentials } = request
+    const lane = this.#lanes.get(connection.exchange)
+    if (!lane) {
+      return { ok: false, error: new SyncError('UNKNOWN', `No adapter for exchange "${connection.exchange}".`) }
+    }
+    const deadline = clock.now() + timeoutMs
+    let permit: LimitPermit | undefined
+    while (!permit) {
+      if (signal?.aborted) return { ok: false, error: new SyncError('CANCELLED', 'The caller went away.') }
+      const now = clock.now()
+      const decision = this.#limiter.acquire({ exchange: lane.adapter.id, connectionId: connection.id, now })
+      if (decision.granted) permit = decision.permit
+      else if (decision.retryAt > deadline) {
+        const retryAfterMs = decision.retryAt - now
+        const message = `The ${lane.adapter.id} budget is spent; try again in ${Math.ceil(retryAfterMs / 1000)} s.`
+        return { ok: false, error: new SyncError('RATE_LIMITED', message, { retryAfterMs, scope: decision.scope }) }
+      } else await this.#sleepUntil(decision.retryAt, signal)
+    }
+    try {
+      const fetched = await this.#fetchWithTimeout(
+        lane.adapter,
+        { ...connection },
+        { ...credentials },
+        {
+          signal,
+          timeoutMs: Math.max(1, deadline - clock.now()),
+        },
+      )
+      const result = validateResult(fetched)
+      this.#settle(permit, { now: clock.now(), result: 'ok', usedWeight: result.usage?.usedWeight })
+      return { ok: true, balances: result.balances }
+    } catch (thrown) {
+      const error = scrubSyncError(toSyncError(thrown), secretValues(credentials))
+      this.#settle(permit, settlementFor(error, clock.now()))
+      return { ok: false, error }
+    }
   }
 
   on<E extends keyof SyncSchedulerEvents>(event: E, listener: SyncSchedulerEvents[E]): this {
@@ -530,6 +591,19 @@ export class SyncScheduler {
     })
   }
 
+  #sleepUntil(at: number, signal: AbortSignal | undefined): Promise<void> {
+    const { clock } = this.#options
+    return new Promise((resolve) => {
+      const done = () => {
+        clock.clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = clock.setTimeout(done, Math.max(0, at - clock.now()))
+      signal?.addEventListener('abort', done, { once: true })
+    })
+  }
+
   /** Tells the limiter how a sync ended; a pause it starts is announced as a `ratelimit` event. */
   #settle(permit: LimitPermit, settlement: LimitSettlement): void {
     const paused = this.#limiter.settle(permit, settlement)?.pausedUntil
@@ -664,15 +738,22 @@ export class SyncScheduler {
   }
 
   /** Calls the adapter; settles as TIMEOUT at `timeoutMs` even if the adapter ignores its signal. */
-  #fetchWithTimeout(adapter: ExchangeAdapter, connection: Connection, credentials: Credentials): Promise<unknown> {
-    const { clock, timeoutMs } = this.#options
+  #fetchWithTimeout(
+    adapter: ExchangeAdapter,
+    connection: Connection,
+    credentials: Credentials,
+    { signal, timeoutMs = this.#options.timeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<unknown> {
+    const { clock } = this.#options
     const controller = new AbortController()
     return new Promise<unknown>((resolve, reject) => {
       let settled = false
+      let timer: TimerHandle | undefined
       const settle = () => {
         settled = true
-        clock.clearTimeout(timer)
+        if (timer !== undefined) clock.clearTimeout(timer)
         this.#aborts.delete(abort)
+        signal?.removeEventListener('abort', onCallerAbort)
       }
       // Rejects at once, whether or not the adapter honours its signal.
       const abort = (reason: SyncError) => {
@@ -681,8 +762,11 @@ export class SyncScheduler {
         controller.abort(reason)
         reject(reason)
       }
+      const onCallerAbort = () => abort(new SyncError('CANCELLED', 'The caller went away before the sync finished.'))
+      if (signal?.aborted) return onCallerAbort()
+      signal?.addEventListener('abort', onCallerAbort, { once: true })
       this.#aborts.add(abort)
-      const timer = clock.setTimeout(
+      timer = clock.setTimeout(
         () => abort(new SyncError('TIMEOUT', `No answer from ${adapter.id} within ${timeoutMs} ms.`)),
         timeoutMs,
       )
@@ -712,17 +796,7 @@ export class SyncScheduler {
   ): Promise<SyncOutcome> {
     const { backoff, clock, intervalMs, random, store } = this.#options
     const finishedAt = clock.now()
-    this.#settle(
-      permit,
-      error.code === 'RATE_LIMITED'
-        ? {
-            now: finishedAt,
-            result: 'rate-limited',
-            retryAfterMs: error.retryAfterMs,
-            scope: error.scope ?? 'exchange',
-          }
-        : { now: finishedAt, result: 'failed' },
-    )
+    this.#settle(permit, settlementFor(error, finishedAt))
     if (error.code === 'CANCELLED') return this.#reportFailure(base, startedAt, error, null, false)
     const disable = error.permanent
     const delay = backoffDelay(connection.failureCount + 1, backoff, intervalMs, random)
@@ -808,4 +882,10 @@ function failed(connectionId: string, error: SyncError): SyncOutcome {
 
 function cancelled(connectionId: string, message: string): SyncOutcome {
   return failed(connectionId, new SyncError('CANCELLED', message))
+}
+
+function settlementFor(error: SyncError, now: number): LimitSettlement {
+  return error.code === 'RATE_LIMITED'
+    ? { now, result: 'rate-limited', retryAfterMs: error.retryAfterMs, scope: error.scope ?? 'exchange' }
+    : { now, result: 'failed' }
 }

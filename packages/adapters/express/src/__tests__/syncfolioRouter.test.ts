@@ -71,7 +71,6 @@ async function setup(
   const router = syncfolioRouter({
     scheduler,
     store,
-    exchanges: [binance],
     resolveUser: userOf,
     clock,
     ...options.router,
@@ -245,7 +244,7 @@ describe('syncfolioRouter over a real HTTP server', () => {
 
   it('validates its options, naming the field', async () => {
     const { store, scheduler, binance } = await setup()
-    const base = { store, scheduler, exchanges: [binance] }
+    const base = { store, scheduler }
     expect(() => syncfolioRouter({ ...base } as never)).toThrow(InvalidOptionError)
     expect(() => syncfolioRouter({ ...base } as never)).toThrow(/"resolveUser"/)
     expect(() => syncfolioRouter({ ...base, resolveUser: userOf, basePath: '/api' } as never)).toThrow(/"basePath"/)
