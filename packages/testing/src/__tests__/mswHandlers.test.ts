@@ -70,6 +70,18 @@ describe('fakeExchangeHandlers', () => {
     ])
   })
 
+  it('holds a hung request until the client aborts it', async () => {
+    exchange.inject({ type: 'hang' }, { times: 1 })
+    const controller = new AbortController()
+    const pending = fetch('https://api.binance.com/api/v3/ping', { signal: controller.signal })
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(exchange.requests).toHaveLength(0)
+    controller.abort()
+    await expect(pending).rejects.toThrow()
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(exchange.requests).toEqual([expect.objectContaining({ path: '/api/v3/ping', status: 0, fault: 'hang' })])
+  })
+
   it('answers on extra origins for ccxt pointed elsewhere', async () => {
     const response = await fetch('https://fake-exchange.test/api/v3/ping')
     expect(response.status).toBe(200)

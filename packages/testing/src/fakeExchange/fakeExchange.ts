@@ -135,7 +135,8 @@ export class FakeExchange {
 
   /**
    * Makes requests go wrong until the returned handle's `remove()` (or after `target.times` requests). Faults
-   * apply after the rate limits are counted and before the signature is checked.
+   * apply before the signature is checked; on Binance after the IP's weight is counted, on OKX before the
+   * per-account limit.
    */
   inject(fault: FakeFault, target: FakeFaultTarget = {}): FakeFaultHandle {
     const entry: FaultEntry = {
