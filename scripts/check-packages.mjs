@@ -13,10 +13,15 @@ for (const pkg of packages) {
   try {
     execFileSync('npm', ['run', 'build', '--workspace', dir], { stdio: 'inherit' })
     execFileSync('npx', ['publint', '--strict'], { cwd: join(process.cwd(), dir), stdio: 'inherit' })
-    execFileSync('npx', ['attw', '--pack', '.', '--profile', 'node16'], { cwd: join(process.cwd(), dir), stdio: 'inherit' })
+    execFileSync('npx', ['attw', '--pack', '.', '--profile', 'node16'], {
+      cwd: join(process.cwd(), dir),
+      stdio: 'inherit',
+    })
   } catch {
     failed++
   }
 }
-process.stdout.write(`\n${packages.length - failed} of ${packages.length} packages pass publint and attw (${root.name})\n`)
+process.stdout.write(
+  `\n${packages.length - failed} of ${packages.length} packages pass publint and attw (${root.name})\n`,
+)
 process.exit(failed ? 1 : 0)

@@ -243,7 +243,7 @@ describe('syncfolioRouter over a real HTTP server', () => {
   })
 
   it('validates its options, naming the field', async () => {
-    const { store, scheduler, binance } = await setup()
+    const { store, scheduler } = await setup()
     const base = { store, scheduler }
     expect(() => syncfolioRouter({ ...base } as never)).toThrow(InvalidOptionError)
     expect(() => syncfolioRouter({ ...base } as never)).toThrow(/"resolveUser"/)
