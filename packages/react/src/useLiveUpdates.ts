@@ -102,7 +102,8 @@ async function streamEvents(
     if (signal.aborted) return
     // A stream that carried events or stayed up a while was healthy: start the backoff over.
     failures = delivered || Date.now() - openedAt >= options.maxReconnectDelayMs ? 0 : failures + 1
-    const delay = Math.min(options.maxReconnectDelayMs, options.reconnectDelayMs * 2 ** failures)
+    // The first retry waits reconnectDelayMs, each further failure in a row doubles it.
+    const delay = Math.min(options.maxReconnectDelayMs, options.reconnectDelayMs * 2 ** Math.max(0, failures - 1))
     // Jitter: tabs that lost the same server do not all come back in the same millisecond.
     await sleep(delay / 2 + Math.random() * (delay / 2), signal)
   }
