@@ -112,11 +112,12 @@ function buildInstance(
     trace: { status: undefined as number | undefined, headers: undefined as Headers | undefined },
     marketsFrom: undefined as CcxtInstance | undefined,
     baseline: undefined as Record<string, unknown> | undefined,
+    disposers: [] as Array<() => void>,
   }
   // A fetch of our own: ccxt's default HTTP client takes no outside AbortSignal and is invisible to msw.
   const fetchImplementation = async (url: string, init: RequestInit = {}): Promise<Response> => {
-    const signals = [init.signal, slot.signal].filter((entry): entry is AbortSignal => entry instanceof AbortSignal)
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0]
+    const { signal, dispose } = eitherSignal(init.signal ?? undefined, slot.signal)
+    if (dispose) slot.disposers.push(dispose)
     const response = userFetch
       ? await userFetch(url, { ...init, signal })
       : await globalThis.fetch(url, {
@@ -176,6 +177,7 @@ function end(slot: PooledInstance): void {
   instance.last_response_headers = undefined
   instance.last_json_response = undefined
   slot.signal = undefined
+  for (const dispose of slot.disposers.splice(0)) dispose()
 }
 
 /**
@@ -220,6 +222,25 @@ class MarketsTemplate {
       })
     }
   }
+}
+
+/**
+ * A signal that aborts when either does, with that one's reason, and a `dispose` that detaches it from the second
+ * (the caller's signal may outlive the call). `AbortSignal.any` would need Node 20.3 and cannot be detached.
+ */
+function eitherSignal(
+  first: AbortSignal | undefined,
+  second: AbortSignal | undefined,
+): { signal: AbortSignal | undefined; dispose?: () => void } {
+  if (!first || !second) return { signal: first ?? second }
+  if (first.aborted) return { signal: first }
+  if (second.aborted) return { signal: second }
+  const controller = new AbortController()
+  const onFirst = () => controller.abort(first.reason)
+  const onSecond = () => controller.abort(second.reason)
+  first.addEventListener('abort', onFirst, { once: true })
+  second.addEventListener('abort', onSecond, { once: true })
+  return { signal: controller.signal, dispose: () => second.removeEventListener('abort', onSecond) }
 }
 
 /** Resolves or rejects with the promise, or rejects as soon as the signal aborts. */

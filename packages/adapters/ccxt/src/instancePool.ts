@@ -12,6 +12,8 @@ export interface PooledInstance {
   marketsFrom: CcxtInstance | undefined
   /** The instance's `options` as built, restored before each call of exchanges that cache per-account state there. */
   baseline: Record<string, unknown> | undefined
+  /** Detach the call's signal from the requests it was linked to; run when the call ends. */
+  readonly disposers: Array<() => void>
 }
 
 export interface PoolStats {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import {
   type Connection,
   type Credentials,
@@ -253,6 +254,30 @@ describe('createCcxtAdapter over real ccxt and the fake exchange', () => {
       code: 'CANCELLED',
     })
     expect(fake.requests).toHaveLength(1)
+  })
+
+  it("reads a revoked key after another account's success on the same instance as AUTH_FAILED, not a ban", async () => {
+    const fake = await start(binanceAccounts(2))
+    const adapter = createCcxtAdapter('binance', { baseUrl: fake.url })
+    await adapter.fetchBalances(request({ apiKey: 'binance-key-0', secret: 'binance-secret-0' }))
+    fake.account('binance', 'binance-key-1')?.revoke()
+    const error = (await adapter
+      .fetchBalances(request({ apiKey: 'binance-key-1', secret: 'binance-secret-1' }))
+      .catch((thrown: unknown) => thrown)) as SyncError
+    expect(adapter.poolStats().created).toBe(1)
+    expect(error.code).toBe('AUTH_FAILED')
+    // ccxt itself calls it a DDoSProtection when hasAlreadyAuthenticatedSuccessfully is left set.
+    expect((error.cause as Error).name).toBe('AuthenticationError')
+  })
+
+  it('leaves no listener on a signal that outlives its syncs', async () => {
+    const fake = await start(binanceAccounts(1))
+    const adapter = createCcxtAdapter('binance', { baseUrl: fake.url })
+    const appWide = new AbortController()
+    for (let sync = 0; sync < 20; sync++) {
+      await adapter.fetchBalances(request({ apiKey: 'binance-key-0', secret: 'binance-secret-0' }, appWide.signal))
+    }
+    expect(getEventListeners(appWide.signal, 'abort')).toHaveLength(0)
   })
 
   it('lets the scheduler time out a hanging exchange through the signal', async () => {
