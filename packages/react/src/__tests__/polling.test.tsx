@@ -33,6 +33,11 @@ function Labels(props: { refetchOnWindowFocus?: boolean }) {
   )
 }
 
+function Assets() {
+  const { data } = useHoldings()
+  return <p>{data ? `${data.holdings.length} assets` : 'loading'}</p>
+}
+
 const advance = (ms: number) => act(() => vi.advanceTimersByTimeAsync(ms))
 
 describe('polling', () => {
@@ -56,10 +61,6 @@ describe('polling', () => {
   })
 
   it('polls holdings on the same schedule', async () => {
-    function Assets() {
-      const { data } = useHoldings()
-      return <p>{data ? `${data.holdings.length} assets` : 'loading'}</p>
-    }
     api.balances.set('c1', [{ asset: 'BTC', free: '1', used: '0', total: '1' }])
     renderWithSyncfolio(<Assets />)
     await screen.findByText('1 assets')

@@ -19,13 +19,23 @@ afterEach(() => {
 
 const advance = (ms: number) => act(() => vi.advanceTimersByTime(ms))
 
-describe('useStaleness', () => {
-  function Probe(props: { syncedAt: number | null; renders: { count: number }; now?: () => number }) {
-    props.renders.count++
-    const staleness = useStaleness(props.syncedAt, props.now ? { now: props.now } : {})
-    return <p data-testid="probe">{`${staleness.state} ${staleness.staleAt ?? '-'}`}</p>
-  }
+/** Counts its renders, to tell one timer at the flip from an interval that re-renders all along. */
+function Probe(props: { syncedAt: number | null; renders: { count: number }; now?: () => number }) {
+  props.renders.count++
+  const staleness = useStaleness(props.syncedAt, props.now ? { now: props.now } : {})
+  return <p data-testid="probe">{`${staleness.state} ${staleness.staleAt ?? '-'}`}</p>
+}
 
+function Short() {
+  return <p data-testid="short">{useStaleness(T0, { staleAfterMs: 30_000 }).state}</p>
+}
+
+function Bad() {
+  useStaleness(T0, { staleAfterMs: Number.NaN })
+  return null
+}
+
+describe('useStaleness', () => {
   it('flips to stale exactly 5 minutes after the sync, with one re-render from one timer', () => {
     const renders = { count: 0 }
     render(<Probe syncedAt={T0} renders={renders} />)
@@ -87,19 +97,12 @@ describe('useStaleness', () => {
   })
 
   it('honours staleAfterMs and rejects a bad one', () => {
-    function Short() {
-      return <p data-testid="short">{useStaleness(T0, { staleAfterMs: 30_000 }).state}</p>
-    }
     render(<Short />)
     advance(29_999)
     expect(screen.getByTestId('short').textContent).toBe('fresh')
     advance(1)
     expect(screen.getByTestId('short').textContent).toBe('stale')
 
-    function Bad() {
-      useStaleness(T0, { staleAfterMs: Number.NaN })
-      return null
-    }
     vi.spyOn(console, 'error').mockImplementation(() => undefined)
     expect(() => render(<Bad />)).toThrow(/staleAfterMs.*received NaN/)
   })
