@@ -1,0 +1,583 @@
+import type { IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import {
+  type CanActivate,
+  type DynamicModule,
+  type ExecutionContext,
+  type INestApplication,
+  Injectable,
+  type LoggerService,
+  Module,
+} from '@nestjs/common'
+import type { NestApplicationOptions } from '@nestjs/common/interfaces/nest-application-options.interface.js'
+import { Test, type TestingModule } from '@nestjs/testing'
+import {
+  type Balance,
+  type FetchBalancesResult,
+  InvalidOptionError,
+  MemoryStore,
+  SyncError,
+  SyncScheduler,
+  type SyncStore,
+} from '@syncfolio/core'
+import { deferred, FakeClock, recordingAdapter } from '@syncfolio/testing'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { SYNCFOLIO_SCHEDULER, SYNCFOLIO_STORE, SyncfolioModule, type SyncfolioModuleOptions } from '../index.js'
+import { SyncfolioRuntime } from '../syncfolioRuntime.js'
+
+const KEYS = { apiKey: 'AK-nest-a1b2c3d4e5f6', secret: 'SK-nest-f6e5d4c3b2a1' }
+const BTC: Balance = { asset: 'BTC', free: '0.5', used: '0.25', total: '0.75' }
+const MINUTE = 60_000
+
+/** The request after the app's guard: `req.user` set from a header, as passport would from a session. */
+type GuardedRequest = IncomingMessage & { user?: { id: string } }
+const resolveUser = (req: GuardedRequest) => req.user?.id ?? null
+
+/** The host app's auth: `x-user` stands in for a session; `x-deny` makes it refuse the request outright. */
+@Injectable()
+class UserHeaderGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<GuardedRequest>()
+    const id = req.headers['x-user']
+    if (typeof id === 'string' && id !== '') req.user = { id }
+    return req.headers['x-deny'] === undefined
+  }
+}
+
+interface LogEntry {
+  level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal'
+  message: string
+  context: string | undefined
+  extra: unknown[]
+}
+
+/** A Nest LoggerService that keeps what it is given: what the app's own logger would receive. */
+class CapturingLogger implements LoggerService {
+  readonly entries: LogEntry[] = []
+  log = (message: unknown, ...rest: unknown[]) => this.#keep('log', message, rest)
+  error = (message: unknown, ...rest: unknown[]) => this.#keep('error', message, rest)
+  warn = (message: unknown, ...rest: unknown[]) => this.#keep('warn', message, rest)
+  debug = (message: unknown, ...rest: unknown[]) => this.#keep('debug', message, rest)
+  verbose = (message: unknown, ...rest: unknown[]) => this.#keep('verbose', message, rest)
+  fatal = (message: unknown, ...rest: unknown[]) => this.#keep('fatal', message, rest)
+
+  /** Entries of the syncfolio module (Nest's own lines left out). */
+  get syncfolio(): LogEntry[] {
+    return this.entries.filter((entry) => entry.context === 'Syncfolio')
+  }
+
+  #keep(level: LogEntry['level'], message: unknown, rest: unknown[]): void {
+    const context = typeof rest.at(-1) === 'string' ? (rest.at(-1) as string) : undefined
+    this.entries.push({ level, message: String(message), context, extra: rest.slice(0, -1) })
+  }
+}
+
+interface CallInit {
+  /** Sent as `x-user`, which the app's guard turns into `req.user`; null sends none. @default 'alice' */
+  user?: string | null
+  body?: unknown
+  headers?: Record<string, string>
+}
+
+async function send(base: string, method: string, path: string, init: CallInit = {}) {
+  const { user = 'alice', body, headers = {} } = init
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(user !== null && { 'x-user': user }),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  })
+  const text = await response.text()
+  return { status: response.status, headers: response.headers, text, json: text ? JSON.parse(text) : undefined }
+}
+
+interface Started {
+  app: INestApplication
+  moduleRef: TestingModule
+  logger: CapturingLogger
+  base: string
+  scheduler: SyncScheduler
+  call: (method: string, path: string, init?: CallInit) => ReturnType<typeof send>
+}
+
+const apps: INestApplication[] = []
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.close()
+})
+
+async function compile(imports: DynamicModule[], logger = new CapturingLogger()) {
+  const moduleRef = await Test.createTestingModule({ imports }).setLogger(logger).compile()
+  return { moduleRef, logger }
+}
+
+/** Compiles the module into an app with a real HTTP server on 127.0.0.1, as a host app would run it. */
+async function start(
+  module: DynamicModule,
+  { prefix, appOptions = {} }: { prefix?: string; appOptions?: NestApplicationOptions } = {},
+): Promise<Started> {
+  const { moduleRef, logger } = await compile([module])
+  const app = moduleRef.createNestApplication(appOptions)
+  app.useLogger(logger)
+  if (prefix !== undefined) app.setGlobalPrefix(prefix)
+  apps.push(app)
+  await app.listen(0, '127.0.0.1')
+  const { port } = app.getHttpServer().address() as AddressInfo
+  const base = `http://127.0.0.1:${port}`
+  const call: Started['call'] = (method, path, init) => send(base, method, path, init)
+  return { app, moduleRef, logger, base, call, scheduler: moduleRef.get(SYNCFOLIO_SCHEDULER) }
+}
+
+function fixture(handler: Parameters<typeof recordingAdapter>[1] = () => ({ balances: [BTC] })) {
+  const clock = new FakeClock()
+  const store = new MemoryStore()
+  const binance = recordingAdapter('binance', handler)
+  const options = {
+    store,
+    exchanges: [binance],
+    clock,
+    guards: [UserHeaderGuard],
+    resolveUser,
+  } satisfies SyncfolioModuleOptions<GuardedRequest>
+  return { clock, store, binance, options }
+}
+
+describe('SyncfolioModule lifecycle', () => {
+  it('starts the schedule on application bootstrap, not when the module is compiled', async () => {
+    const { clock, store, binance, options } = fixture()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const { moduleRef, logger } = await compile([SyncfolioModule.forRoot(options)])
+    await clock.advance(5 * MINUTE)
+    expect(binance.calls).toHaveLength(0)
+
+    const app = moduleRef.createNestApplication()
+    apps.push(app)
+    await app.init()
+    await clock.advanceUntil(() => binance.calls.length === 1)
+    expect(binance.calls[0]?.connectionId).toBe(connection.id)
+    expect(moduleRef.get(SYNCFOLIO_SCHEDULER)).toBeInstanceOf(SyncScheduler)
+    expect(moduleRef.get(SYNCFOLIO_STORE)).toBe(store)
+    expect(logger.syncfolio.map((entry) => entry.message)).toContain('Syncing binance in the background (role "all")')
+    // Routes map without Nest's warnings (a wildcard route would draw "Unsupported route path" on Express 5).
+    expect(logger.entries.filter((entry) => entry.level === 'warn' || entry.level === 'error')).toEqual([])
+    expect(logger.entries.map((entry) => entry.message)).toContain(
+      'Mapped {/syncfolio/connections/:id/sync, ALL} route',
+    )
+  })
+
+  it('app.close() waits for the syncs in flight, refuses manual syncs meanwhile, and starts nothing after', async () => {
+    const gate = deferred<FetchBalancesResult>()
+    const { clock, store, binance, options } = fixture(({ connection }) =>
+      connection.label === 'slow' ? gate.promise : { balances: [BTC] },
+    )
+    const slow = await store.add({ userId: 'alice', exchange: 'binance', label: 'slow', credentials: KEYS })
+    const quick = await store.add({ userId: 'alice', exchange: 'binance', label: 'quick', credentials: KEYS })
+    const { app, call, logger } = await start(SyncfolioModule.forRoot(options))
+    apps.splice(apps.indexOf(app), 1)
+    await clock.advanceUntil(() => binance.calls.length === 2 && binance.inFlight === 1)
+
+    let closed = false
+    const closing = app.close().then(() => {
+      closed = true
+    })
+    // The drain has begun once the module says what it waits for; the HTTP server still answers until it ends.
+    await vi.waitFor(() => expect(logger.syncfolio.map((entry) => entry.message)).toContain(drainLine(1)))
+    const manual = await call('POST', `/syncfolio/connections/${quick.id}/sync`)
+    expect(manual.status).toBe(200)
+    expect(manual.json).toMatchObject({ outcome: 'failure', error: { code: 'CANCELLED' } })
+    const added = await call('POST', '/syncfolio/connections', { body: { exchange: 'binance', credentials: KEYS } })
+    expect(added.status).toBe(502)
+    expect(binance.calls).toHaveLength(2)
+    expect(closed).toBe(false)
+    expect(binance.inFlight).toBe(1)
+
+    gate.resolve({ balances: [BTC] })
+    await closing
+    // Drained, not aborted: the slow sync's result was recorded.
+    expect((await store.get(slow.id))?.lastSyncAt).not.toBeNull()
+    await clock.advance(30 * MINUTE)
+    expect(binance.calls).toHaveLength(2)
+  })
+
+  it('starts no sync and calls no exchange between the end of the drain and the close of the HTTP server', async () => {
+    const { clock, store, binance, options } = fixture()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const { call, moduleRef, scheduler } = await start(SyncfolioModule.forRoot({ ...options, role: 'api' }))
+    // What Nest runs in app.close() before it closes the server; the server still answers here.
+    await moduleRef.get(SyncfolioRuntime).beforeApplicationShutdown()
+    expect(scheduler.stats().inFlight).toBe(0)
+    const manual = await call('POST', `/syncfolio/connections/${connection.id}/sync`)
+    expect(manual.json).toMatchObject({ outcome: 'failure', error: { code: 'CANCELLED' } })
+    const added = await call('POST', '/syncfolio/connections', { body: { exchange: 'binance', credentials: KEYS } })
+    expect(added.status).toBe(502)
+    expect(added.json.error.message).toContain('shutting down')
+    await clock.advance(30 * MINUTE)
+    expect(binance.calls).toHaveLength(0)
+  })
+
+  it('aborts syncs still running after shutdownTimeoutMs, so a hanging exchange cannot hold the shutdown', async () => {
+    const { clock, store, binance, options } = fixture(() => new Promise<never>(() => {}))
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const { app } = await start(SyncfolioModule.forRoot({ ...options, shutdownTimeoutMs: 5_000, timeoutMs: 60_000 }))
+    apps.splice(apps.indexOf(app), 1)
+    await clock.advanceUntil(() => binance.inFlight === 1)
+    let closed = false
+    const closing = app.close().then(() => {
+      closed = true
+    })
+    await clock.advance(4_000)
+    expect(closed).toBe(false)
+    expect(binance.calls[0]?.signal.aborted).toBe(false)
+    await clock.advance(1_000)
+    await closing
+    expect(binance.calls[0]?.signal.aborted).toBe(true)
+  })
+
+  it('ends open event streams on close, after the drain, so the HTTP server can close', async () => {
+    const { clock, store, options } = fixture()
+    const alices = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const bobs = await store.add({ userId: 'bob', exchange: 'binance', credentials: KEYS })
+    const { app, base, scheduler } = await start(SyncfolioModule.forRoot({ ...options, role: 'api' }))
+    apps.splice(apps.indexOf(app), 1)
+    const response = await fetch(`${base}/syncfolio/events`, { headers: { 'x-user': 'alice' } })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    // Bob's sync first: were it relayed to Alice, it would arrive before hers.
+    await scheduler.syncNow(bobs.id)
+    await scheduler.syncNow(alices.id)
+    while (!text.includes(alices.id)) {
+      const { value, done } = await reader.read()
+      if (done) throw new Error(`The stream ended early: ${text}`)
+      text += decoder.decode(value, { stream: true })
+    }
+    expect(text).toContain('sync:success')
+    expect(text).not.toContain(bobs.id)
+
+    await app.close()
+    for (;;) if ((await reader.read()).done) break
+    expect(clock.pending).toBe(0)
+  })
+})
+
+describe('the HTTP API through Nest', () => {
+  it('serves the signed-in user under the global prefix and path, behind the module guards', async () => {
+    const { store, options } = fixture()
+    const bobs = await store.add({ userId: 'bob', exchange: 'binance', credentials: KEYS })
+    const { call } = await start(SyncfolioModule.forRoot({ ...options, path: 'portfolio/sync' }), { prefix: 'api' })
+    const at = (path: string) => `/api/portfolio/sync${path}`
+
+    expect((await call('GET', at('/exchanges'))).json).toEqual({ exchanges: ['binance'] })
+    const added = await call('POST', at('/connections'), {
+      body: { exchange: 'binance', label: 'Main', credentials: KEYS },
+    })
+    expect(added.status).toBe(201)
+    expect(added.text).not.toContain(KEYS.secret)
+    const id = added.json.connection.id as string
+    expect((await store.get(id))?.userId).toBe('alice')
+    expect((await call('GET', at('/connections'))).json.connections.map((c: { id: string }) => c.id)).toEqual([id])
+    expect(
+      (await call('GET', at('/connections'), { user: 'bob' })).json.connections.map((c: { id: string }) => c.id),
+    ).toEqual([bobs.id])
+
+    const synced = await call('POST', at(`/connections/${id}/sync`))
+    expect(synced.json).toMatchObject({ outcome: 'success', balances: [BTC] })
+    const again = await call('POST', at(`/connections/${id}/sync`))
+    expect(again.status).toBe(429)
+    expect(again.headers.get('retry-after')).toBe('15')
+    expect((await call('GET', at(`/connections/${id}`))).json.balances).toEqual([BTC])
+    const holdings = await call('GET', at(`/holdings?connectionIds=${id}`))
+    expect(holdings.json).toMatchObject({ holdings: [{ asset: 'BTC', total: '0.75' }], connectionIds: [id] })
+    const fresh = { apiKey: 'AK-nest-new-000111', secret: 'SK-nest-new-222333' }
+    expect((await call('PUT', at(`/connections/${id}/credentials`), { body: { credentials: fresh } })).status).toBe(200)
+    expect(await store.getCredentials(id)).toEqual(fresh)
+    expect((await call('DELETE', at(`/connections/${id}`))).status).toBe(204)
+    expect(await store.get(id)).toBeNull()
+  })
+
+  it("keeps the API's 401 and 404 rules: no user is 401, another user's connection is the 404 of a missing one", async () => {
+    const { store, options } = fixture()
+    const bobs = await store.add({ userId: 'bob', exchange: 'binance', credentials: KEYS })
+    const { call } = await start(SyncfolioModule.forRoot(options))
+    const anonymous = await call('GET', '/syncfolio/connections', { user: null })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.json.error.code).toBe('UNAUTHORIZED')
+    const theirs = await call('GET', `/syncfolio/connections/${bobs.id}`)
+    const missing = await call('GET', '/syncfolio/connections/no-such-id')
+    expect(theirs.status).toBe(404)
+    expect(theirs.text).toBe(missing.text)
+    expect((await call('DELETE', `/syncfolio/connections/${bobs.id}`)).status).toBe(404)
+    expect((await call('POST', `/syncfolio/connections/${bobs.id}/sync`)).status).toBe(404)
+    expect(await store.get(bobs.id)).not.toBeNull()
+    // An encoded slash stays inside the id: it is a connection id that does not exist, not another route.
+    const slashed = await call('GET', `/syncfolio/connections/${encodeURIComponent(`${bobs.id}/sync`)}`)
+    expect(slashed.status).toBe(404)
+    expect(slashed.text).toBe(missing.text)
+  })
+
+  it('runs the guards before the handler: a refused request never reaches the store', async () => {
+    const { store, options } = fixture()
+    const listByUser = vi.spyOn(store, 'listByUser')
+    const { call } = await start(SyncfolioModule.forRoot(options))
+    const refused = await call('GET', '/syncfolio/connections', { headers: { 'x-deny': '1' } })
+    expect(refused.status).toBe(403)
+    expect(listByUser).not.toHaveBeenCalled()
+    expect((await call('GET', '/syncfolio/connections')).status).toBe(200)
+    expect(listByUser).toHaveBeenCalledWith('alice')
+  })
+
+  it('mounts every route of the core handler and nothing else', async () => {
+    const { options } = fixture()
+    const { call } = await start(SyncfolioModule.forRoot(options))
+    const routes: Array<[string, string]> = [
+      ['GET', '/exchanges'],
+      ['GET', '/connections'],
+      ['GET', '/connections/some-id'],
+      ['PUT', '/connections/some-id/credentials'],
+      ['POST', '/connections/some-id/sync'],
+      ['GET', '/holdings'],
+      ['GET', '/events'],
+    ]
+    for (const [method, path] of routes) {
+      const answer = await call(method, `/syncfolio${path}`, { user: null })
+      expect([method, path, answer.status, answer.json?.error?.code]).toEqual([method, path, 401, 'UNAUTHORIZED'])
+    }
+    const wrongMethod = await call('PATCH', '/syncfolio/connections')
+    expect(wrongMethod.status).toBe(405)
+    expect(wrongMethod.headers.get('allow')).toBe('GET, POST')
+    const elsewhere = await call('GET', '/syncfolio/connections/some-id/balances')
+    expect(elsewhere.status).toBe(404)
+    expect(elsewhere.json.message).toBe('Cannot GET /syncfolio/connections/some-id/balances')
+  })
+
+  it.each([
+    ['with Nest body parser (the default)', {}],
+    ['with rawBody: true', { rawBody: true }],
+    ['with bodyParser: false (the body streams into the handler)', { bodyParser: false }],
+  ] as Array<[string, NestApplicationOptions]>)(
+    'reads JSON bodies %s and enforces maxBodyBytes',
+    async (_, appOptions) => {
+      const { options, store } = fixture()
+      const { call } = await start(SyncfolioModule.forRoot({ ...options, maxBodyBytes: 1_024 }), { appOptions })
+      const added = await call('POST', '/syncfolio/connections', {
+        body: { exchange: 'binance', label: 'Main', credentials: KEYS },
+      })
+      expect(added.status).toBe(201)
+      expect(await store.getCredentials(added.json.connection.id)).toEqual(KEYS)
+      const tooLarge = await call('POST', '/syncfolio/connections', {
+        body: { exchange: 'binance', label: 'x'.repeat(2_000), credentials: KEYS },
+      })
+      expect(tooLarge.status).toBe(413)
+      expect(tooLarge.json.error.code).toBe('PAYLOAD_TOO_LARGE')
+      const invalid = await call('POST', '/syncfolio/connections', { body: { exchange: 'kraken', credentials: KEYS } })
+      expect(invalid.status).toBe(400)
+      expect(invalid.json.error.issues[0].path).toEqual(['exchange'])
+      const notJson = await call('POST', '/syncfolio/connections', {
+        body: 'exchange=binance',
+        headers: { 'content-type': 'text/plain' },
+      })
+      expect(notJson.status).toBe(415)
+    },
+  )
+})
+
+describe('forRootAsync', () => {
+  class AppConfig {
+    readonly clock = new FakeClock()
+    readonly store = new MemoryStore()
+    readonly binance = recordingAdapter('binance', () => ({ balances: [BTC] }))
+    readonly intervalMs = 10 * MINUTE
+  }
+
+  /** A ConfigModule-like module: the config is built by its own async factory and exported. */
+  @Module({ providers: [{ provide: AppConfig, useFactory: async () => new AppConfig() }], exports: [AppConfig] })
+  class ConfigModule {}
+
+  it('takes its options from a provider of another module', async () => {
+    const factory = vi.fn(async (config: AppConfig) => ({
+      store: config.store,
+      exchanges: [config.binance],
+      intervalMs: config.intervalMs,
+      clock: config.clock,
+      resolveUser,
+    }))
+    const module = SyncfolioModule.forRootAsync({
+      path: 'portfolio',
+      guards: [UserHeaderGuard],
+      imports: [ConfigModule],
+      inject: [AppConfig],
+      useFactory: factory,
+    })
+    const { moduleRef, call } = await start(module)
+    const config = moduleRef.get(AppConfig)
+    expect(factory).toHaveBeenCalledExactlyOnceWith(config)
+    expect(moduleRef.get(SYNCFOLIO_STORE)).toBe(config.store)
+    await config.store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    expect((await call('GET', '/portfolio/connections')).json.connections).toHaveLength(1)
+    // The config's 10-minute interval, not the 1-minute default: about 3 syncs in 25 minutes, not about 25.
+    await config.clock.advance(25 * MINUTE)
+    expect(config.binance.calls.length).toBeGreaterThanOrEqual(2)
+    expect(config.binance.calls.length).toBeLessThanOrEqual(4)
+  })
+
+  it('refuses a path, role, guards or global returned by the factory: they shape the module before it runs', async () => {
+    const config = new AppConfig()
+    const module = SyncfolioModule.forRootAsync({
+      useFactory: () => ({ store: config.store, exchanges: [config.binance], resolveUser, path: 'elsewhere' }),
+    })
+    const failure = await compile([module]).catch((error: unknown) => error)
+    expect(failure).toBeInstanceOf(InvalidOptionError)
+    expect(failure).toMatchObject({ field: 'path', received: 'elsewhere' })
+  })
+})
+
+describe('roles', () => {
+  it('role "api" serves the API and never runs the background schedule; a manual sync runs here', async () => {
+    const { clock, store, binance, options } = fixture()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const { call, scheduler, logger } = await start(SyncfolioModule.forRoot({ ...options, role: 'api' }))
+    await clock.advance(30 * MINUTE)
+    expect(binance.calls).toHaveLength(0)
+    expect(scheduler.stats().sweeping).toBe(false)
+    expect((await call('GET', '/syncfolio/connections')).json.connections).toHaveLength(1)
+    expect(logger.syncfolio.map((entry) => entry.message)).toContain(
+      'Serving the API for binance; the schedule runs elsewhere (role "api")',
+    )
+
+    const manual = await call('POST', `/syncfolio/connections/${connection.id}/sync`)
+    expect(manual.json.outcome).toBe('success')
+    await clock.advance(30 * MINUTE)
+    expect(binance.calls).toHaveLength(1)
+  })
+
+  it('role "scheduler" runs the schedule and serves no routes; it needs no resolveUser', async () => {
+    const { clock, store, binance } = fixture()
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const { call } = await start(SyncfolioModule.forRoot({ store, exchanges: [binance], clock, role: 'scheduler' }))
+    await clock.advanceUntil(() => binance.calls.length === 1)
+    const answer = await call('GET', '/syncfolio/connections')
+    expect(answer.status).toBe(404)
+    expect(answer.json.message).toBe('Cannot GET /syncfolio/connections')
+  })
+})
+
+describe('logging through Nest Logger', () => {
+  it("logs the scheduler's errors, warnings and disabled connections, and the API's failures, without secrets", async () => {
+    class FlakyStore extends MemoryStore {
+      failNext = true
+      override async listDue(...args: Parameters<SyncStore['listDue']>) {
+        if (this.failNext) {
+          this.failNext = false
+          throw new Error('the database is down')
+        }
+        return super.listDue(...args)
+      }
+    }
+    const clock = new FakeClock()
+    const store = new FlakyStore()
+    const binance = recordingAdapter('binance', ({ credentials }) => {
+      throw new SyncError('AUTH_FAILED', `Invalid API key ${credentials.apiKey}`)
+    })
+    // No limits are known for this id: the scheduler warns once and uses its fallback budget.
+    const sandbox = recordingAdapter('sandbox', () => ({ balances: [BTC] }))
+    const revoked = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    await store.add({ userId: 'alice', exchange: 'sandbox', credentials: KEYS })
+    const { logger, call, scheduler } = await start(
+      SyncfolioModule.forRoot({
+        store,
+        exchanges: [binance, sandbox],
+        clock,
+        resolveUser: (req: GuardedRequest) => {
+          if (req.headers['x-user'] === 'crash') throw new Error('the session store is down')
+          return null
+        },
+      }),
+    )
+    await clock.advanceUntil(() => scheduler.stats().sweeping === false && binance.calls.length > 0)
+    await clock.advanceUntil(() => sandbox.calls.length > 0 && binance.calls.length > 0, { maxMs: 10 * MINUTE })
+    expect((await call('GET', '/syncfolio/connections', { user: 'crash' })).status).toBe(500)
+
+    const lines = logger.syncfolio
+    const line = (level: LogEntry['level'], pattern: RegExp) =>
+      lines.find((entry) => entry.level === level && pattern.test(entry.message))
+    expect(line('error', /store\.listDue failed .*the database is down/)).toBeDefined()
+    expect(line('warn', /No rate limits are known for "sandbox"/)).toBeDefined()
+    expect(
+      line('warn', new RegExp(`Connection ${revoked.id} \\(binance\\) is disabled after AUTH_FAILED`)),
+    ).toBeDefined()
+    expect(line('error', /The HTTP API failed: the session store is down/)).toBeDefined()
+    const everything = JSON.stringify(logger.entries)
+    expect(everything).not.toContain(KEYS.apiKey)
+    expect(everything).not.toContain(KEYS.secret)
+  })
+})
+
+describe('options', () => {
+  const store = new MemoryStore()
+  const exchanges = [recordingAdapter('binance')]
+
+  it.each([
+    ['path', { path: 'connections/:id' }, 'connections/:id'],
+    ['path', { path: 'api/*' }, 'api/*'],
+    ['role', { role: 'worker' }, 'worker'],
+    ['guards.0', { guards: ['AuthGuard'] }, 'AuthGuard'],
+    ['global', { global: 'yes' }, 'yes'],
+    ['shutdownTimeoutMs', { shutdownTimeoutMs: -1 }, -1],
+    ['resolveUser', { resolveUser: 'req.user.id' }, 'req.user.id'],
+    ['intervall', { intervall: 5_000 }, 5_000],
+  ])('forRoot refuses a bad %s, naming it and the value', (field, patch, received) => {
+    const options = { store, exchanges, resolveUser, ...patch } as SyncfolioModuleOptions
+    const failure = catchError(() => SyncfolioModule.forRoot(options))
+    expect(failure).toBeInstanceOf(InvalidOptionError)
+    expect(failure).toMatchObject({ field, received })
+    expect((failure as Error).message).toMatch(/^SyncfolioModule: option /)
+  })
+
+  it('needs resolveUser unless the role serves no routes', () => {
+    expect(catchError(() => SyncfolioModule.forRoot({ store, exchanges }))).toMatchObject({ field: 'resolveUser' })
+    expect(catchError(() => SyncfolioModule.forRoot({ store, exchanges, role: 'api' }))).toMatchObject({
+      field: 'resolveUser',
+    })
+    expect(SyncfolioModule.forRoot({ store, exchanges, role: 'scheduler' }).controllers).toEqual([])
+  })
+
+  it('forRootAsync takes only static options beside the factory', () => {
+    const failure = catchError(() =>
+      SyncfolioModule.forRootAsync({
+        intervalMs: 5_000,
+        useFactory: () => ({ store, exchanges, resolveUser }),
+      } as never),
+    )
+    expect(failure).toMatchObject({ field: 'intervalMs', received: 5_000 })
+    expect((failure as Error).message).toContain('return it from useFactory')
+    expect(catchError(() => SyncfolioModule.forRootAsync({} as never))).toMatchObject({ field: 'useFactory' })
+  })
+
+  it("leaves the scheduler's and the handler's options to them, which name the same fields", async () => {
+    const badInterval = await compile([
+      SyncfolioModule.forRoot({ store, exchanges, resolveUser, intervalMs: 0 }),
+    ]).catch((error: unknown) => error)
+    expect(badInterval).toMatchObject({ field: 'intervalMs', received: 0 })
+    const badBody = await compile([SyncfolioModule.forRoot({ store, exchanges, resolveUser, maxBodyBytes: 0 })]).catch(
+      (error: unknown) => error,
+    )
+    expect(badBody).toMatchObject({ field: 'maxBodyBytes', received: 0 })
+  })
+})
+
+function drainLine(inFlight: number): string {
+  return `Waiting for ${inFlight} sync(s) in flight (at most 30000 ms)`
+}
+
+function catchError(run: () => unknown): unknown {
+  try {
+    run()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a throw')
+}

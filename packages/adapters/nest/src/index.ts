@@ -1,0 +1,10 @@
+export type {
+  SyncfolioHttpOptions,
+  SyncfolioModuleAsyncOptions,
+  SyncfolioModuleOptions,
+  SyncfolioRole,
+  SyncfolioRuntimeOptions,
+  SyncfolioStaticOptions,
+} from './options.js'
+export { SyncfolioModule } from './syncfolioModule.js'
+export { InjectScheduler, InjectStore, SYNCFOLIO_SCHEDULER, SYNCFOLIO_STORE } from './tokens.js'
