@@ -79,7 +79,6 @@ async function streamEvents(
   signal: AbortSignal,
   options: StreamOptions,
 ): Promise<void> {
-  const invalidate = batchInvalidations(queryClient, signal)
   let failures = 0
   while (!signal.aborted) {
     const openedAt = Date.now()
@@ -88,7 +87,9 @@ async function streamEvents(
       for await (const event of client.events({ signal })) {
         delivered = true
         const change = changeOf(event)
-        if (change) invalidate(change)
+        // At once, per event: a refetch started by a later event cancels one still in flight (TanStack's
+        // cancelRefetch), so a burst of events ends with one answer that has all of them.
+        if (change) void invalidateConnectionQueries(queryClient, [change])
         try {
           options.onEvent(event)
         } catch (error) {
@@ -120,24 +121,6 @@ function changeOf(event: SyncEvent): ConnectionChange | null {
       return { connectionId, list: true, detail: true, holdings: false }
     default:
       return null
-  }
-}
-
-/**
- * Collects the changes of events that arrive together (one network chunk often holds several) and invalidates
- * once for all of them on the next macrotask, so a burst refetches the list once instead of restarting its
- * request for every event.
- */
-function batchInvalidations(queryClient: QueryClient, signal: AbortSignal): (change: ConnectionChange) => void {
-  let pending: ConnectionChange[] = []
-  return (change) => {
-    pending.push(change)
-    if (pending.length > 1) return
-    setTimeout(() => {
-      const changes = pending
-      pending = []
-      if (!signal.aborted) void invalidateConnectionQueries(queryClient, changes)
-    }, 0)
   }
 }
 
