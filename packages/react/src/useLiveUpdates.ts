@@ -79,6 +79,7 @@ async function streamEvents(
   signal: AbortSignal,
   options: StreamOptions,
 ): Promise<void> {
+  const invalidate = batchInvalidations(queryClient, signal)
   let failures = 0
   while (!signal.aborted) {
     const openedAt = Date.now()
@@ -87,9 +88,7 @@ async function streamEvents(
       for await (const event of client.events({ signal })) {
         delivered = true
         const change = changeOf(event)
-        // At once, per event: a refetch started by a later event cancels one still in flight (TanStack's
-        // cancelRefetch), so a burst of events ends with one answer that has all of them.
-        if (change) void invalidateConnectionQueries(queryClient, [change])
+        if (change) invalidate(change)
         try {
           options.onEvent(event)
         } catch (error) {
@@ -121,6 +120,28 @@ function changeOf(event: SyncEvent): ConnectionChange | null {
       return { connectionId, list: true, detail: true, holdings: false }
     default:
       return null
+  }
+}
+
+/**
+ * How long changes are collected before they are invalidated together. A sweep ends many syncs at nearly the same
+ * moment; their events arrive within a few milliseconds, in one network chunk or several. Invalidating per event
+ * would start (and cancel, and start again) the same list request once per event; collecting them for a moment,
+ * far below what anyone sees, refetches each query once.
+ */
+const BURST_WINDOW_MS = 50
+
+/** Collects the changes of events arriving in a burst and invalidates once for all of them. */
+function batchInvalidations(queryClient: QueryClient, signal: AbortSignal): (change: ConnectionChange) => void {
+  let pending: ConnectionChange[] = []
+  return (change) => {
+    pending.push(change)
+    if (pending.length > 1) return
+    setTimeout(() => {
+      const changes = pending
+      pending = []
+      if (!signal.aborted) void invalidateConnectionQueries(queryClient, changes)
+    }, BURST_WINDOW_MS)
   }
 }
 

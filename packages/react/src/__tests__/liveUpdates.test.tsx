@@ -137,7 +137,7 @@ describe('useLiveUpdates', () => {
     await waitFor(() => expect(screen.getByRole('status').textContent).toBe('Reconnect needed'))
   })
 
-  it('ends a burst of events with one answer per query, not one request per event', async () => {
+  it('refetches each query once for a burst of events', async () => {
     await renderDashboard()
     const before = [...api.requests]
     api.streams[0]!.send(success('c1'))
