@@ -71,7 +71,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ sweeps: numb
     sweeps++
     synced += report.succeeded
     const time = new Date(report.finishedAt).toISOString().slice(11, 19)
-    log(`${time} sweep ${sweeps}: ${report.succeeded} synced (${swept.join(', ') || 'none'}), ${report.failed} failed`)
+    log(
+      `${time} ${report.exchange} sweep ${sweeps}: ${report.succeeded} synced (${swept.join(', ') || 'none'}), ${report.failed} failed`,
+    )
     swept = []
   })
 

@@ -20,7 +20,7 @@ it('syncs every connection, shows holdings, disables a revoked key, and stops cl
   clearTimeout(deadline)
   const output = seen()
   expect(synced).toBeGreaterThanOrEqual(6)
-  expect(output).toMatch(/sweep 1: \d+ synced \((alice|bob|carol)\/(binance|okx)/)
+  expect(output).toMatch(/(binance|okx) sweep 1: \d+ synced \((alice|bob|carol)\/(binance|okx)/)
   expect(output).toMatch(/alice {2}BTC \d+\.\d{8}/)
   expect(output).toContain('bob/binance disabled')
   expect(output).toContain('stopped: in-flight syncs drained')

@@ -240,6 +240,27 @@ describe('fair, demand-aware dispatch', () => {
     expect(scheduler.stats().exchanges.hanging?.inFlight).toBe(4)
   })
 
+  it("keeps another exchange on its interval while one exchange's sweep waits for budget", async () => {
+    // Binance can do 10 syncs a minute for 100 due connections: its sweep stays open for ten minutes.
+    const { clock, scheduler, connections, starts } = await setup(
+      { binance: 100, okx: 5 },
+      {},
+      {
+        limits: {
+          binance: { cost: 20, budgets: [{ scope: 'exchange', limit: 200, windowMs: MINUTE }] },
+          okx: { budgets: [] },
+        },
+      },
+    )
+    scheduler.start()
+    await clock.advance(5 * MINUTE)
+    for (const connection of connections.okx as Connection[]) {
+      const syncs = starts.filter((start) => start.connectionId === connection.id).length
+      expect(syncs).toBeGreaterThanOrEqual(5)
+    }
+    expect(starts.filter((start) => start.exchange === 'binance').length).toBeLessThanOrEqual(60)
+  })
+
   it('lets one exchange use every slot when no other has work', async () => {
     const { clock, scheduler } = await setup(
       { binance: 10 },

@@ -45,6 +45,11 @@ export interface SweepReport {
   finishedAt: number
 }
 
+/** One exchange's sweep, as `sweep:end` reports it. */
+export interface ExchangeSweepReport extends SweepReport {
+  exchange: string
+}
+
 export interface RateLimitEvent {
   exchange: string
   scope: 'exchange' | 'account'
@@ -66,7 +71,8 @@ export interface SyncSchedulerEvents {
   'sync:start': (event: SyncStartEvent) => void
   'sync:success': (event: SyncSuccessEvent) => void
   'sync:failure': (event: SyncFailureEvent) => void
-  'sweep:end': (report: SweepReport) => void
+  /** After each exchange's sweep: exchanges sweep on their own, so one slowed by its budget delays no other. */
+  'sweep:end': (report: ExchangeSweepReport) => void
   ratelimit: (event: RateLimitEvent) => void
   'connection:disabled': (event: ConnectionDisabledEvent) => void
   /** Something the host should fix in its configuration; emitted once. */

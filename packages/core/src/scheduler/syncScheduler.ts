@@ -8,6 +8,7 @@ import type { DueCursor } from '../store/syncStore.js'
 import type { Connection, Credentials, ExchangeAdapter, FetchBalancesResult } from '../types.js'
 import type { TimerHandle } from './clock.js'
 import type {
+  ExchangeSweepReport,
   SweepReport,
   SyncFailureEvent,
   SyncOutcome,
@@ -39,25 +40,23 @@ interface Lane {
   readonly queue: Job[]
   /** An exchange-scope limit said no until then. */
   blockedUntil: number
-  /** A page of this exchange's due connections is being read: work is on its way. */
-  reading: boolean
+  /** The exchange's sweep in progress. Each exchange sweeps on its own, so one held up by its budget never delays another's next sweep. */
+  sweep: Sweep | null
 }
 
-interface SweepLane {
+/** One pass over an exchange's due connections, read from the store page by page. */
+interface Sweep {
+  readonly lane: Lane
+  /** The due-time snapshot: every page of the sweep lists connections due at this instant. */
+  readonly now: number
   cursor: DueCursor | undefined
   exhausted: boolean
   fetching: boolean
-}
-
-interface Sweep {
-  /** The due-time snapshot: every page of the sweep lists connections due at this instant. */
-  readonly now: number
-  readonly lanes: Map<string, SweepLane>
-  readonly report: SweepReport
+  readonly report: ExchangeSweepReport
   /** Jobs of this sweep not yet settled. */
   pending: number
-  readonly done: Promise<SweepReport>
-  finish: (report: SweepReport) => void
+  readonly done: Promise<ExchangeSweepReport>
+  finish: (report: ExchangeSweepReport) => void
 }
 
 export interface SchedulerStats {
@@ -80,6 +79,9 @@ export interface SchedulerStats {
     }
   >
 }
+
+/** How many of the most recently active users a new sweep puts first (each costs a `listByUser`). */
+const ACTIVE_USERS_PER_SWEEP = 100
 
 /** How many queued jobs of one lane the dispatcher looks at to find one whose account is not paused. */
 const SCAN_DEPTH = 32
@@ -107,7 +109,8 @@ export class SyncScheduler {
   readonly #held = new Map<string, number>()
   /** Exchanges on the fallback budget that have not been warned about yet. */
   readonly #unwarned: Set<string>
-  #sweep: Sweep | null = null
+  /** The `runOnce` in progress, for joining. */
+  #runOnce: Promise<SweepReport> | null = null
   #started = false
   #closing = false
   #tickTimer: TimerHandle | undefined
@@ -127,7 +130,7 @@ export class SyncScheduler {
         urgent: [],
         queue: [],
         blockedUntil: 0,
-        reading: false,
+        sweep: null,
       })
     }
     this.#laneOrder = [...this.#lanes.values()]
@@ -151,9 +154,11 @@ export class SyncScheduler {
     this.#closing = true
     try {
       for (const job of [...this.#queued.values()]) this.#drop(job)
-      const sweep = this.#sweep
-      if (sweep) for (const lane of sweep.lanes.values()) lane.exhausted = true
-      if (sweep) this.#maybeFinish(sweep)
+      const sweeps = this.#sweeps()
+      for (const sweep of sweeps) {
+        sweep.exhausted = true
+        this.#maybeFinish(sweep)
+      }
       const drained = Promise.all(this.#running.values())
       let timer: TimerHandle | undefined
       const timedOut = new Promise<'timeout'>((resolve) => {
@@ -168,21 +173,40 @@ export class SyncScheduler {
         for (const abort of [...this.#aborts]) abort(reason)
         await drained
       }
-      if (this.#sweep) await this.#sweep.done
+      await Promise.all(sweeps.map((sweep) => sweep.done))
     } finally {
       this.#clearTimer('wake')
       this.#closing = false
     }
   }
 
-  /** Syncs every due connection now. Joins the sweep in progress if there is one. */
+  /**
+   * Syncs every due connection now: sweeps every exchange, joining an exchange's sweep already in progress, and
+   * resolves when all are done with their counts summed. A `runOnce` during another joins it.
+   */
   runOnce(): Promise<SweepReport> {
-    if (this.#sweep) return this.#sweep.done
-    if (this.#closing) {
-      const now = this.#options.clock.now()
+    if (this.#runOnce) return this.#runOnce
+    const now = this.#options.clock.now()
+    if (this.#closing)
       return Promise.resolve({ attempted: 0, succeeded: 0, failed: 0, startedAt: now, finishedAt: now })
-    }
-    return this.#startSweep().done
+    const running = this.#laneOrder.filter((lane) => lane.sweep)
+    const sweeps = this.#laneOrder.map((lane) => lane.sweep ?? this.#startSweep(lane, now))
+    this.#beginSweeps(
+      sweeps.filter((sweep) => !running.includes(sweep.lane)),
+      now,
+    )
+    const joined = Promise.all(sweeps.map((sweep) => sweep.done)).then((reports) => {
+      this.#runOnce = null
+      return {
+        attempted: sum(reports, 'attempted'),
+        succeeded: sum(reports, 'succeeded'),
+        failed: sum(reports, 'failed'),
+        startedAt: Math.min(now, ...reports.map((report) => report.startedAt)),
+        finishedAt: Math.max(now, ...reports.map((report) => report.finishedAt)),
+      }
+    })
+    this.#runOnce = joined
+    return joined
   }
 
   /**
@@ -226,8 +250,11 @@ export class SyncScheduler {
     if (this.#activeUsers.size > 10_000) {
       for (const [user, until] of this.#activeUsers) if (until <= now) this.#activeUsers.delete(user)
     }
+    // Re-inserted so the map stays in order of the latest mark: sweeps take the most recent users first.
+    this.#activeUsers.delete(userId)
     this.#activeUsers.set(userId, now + this.#options.activeForMs)
-    if (this.#sweep) void this.#enqueueActiveUser(this.#sweep, userId)
+    const sweeps = this.#sweeps()
+    if (sweeps.length > 0) void this.#enqueueActiveUsers([userId], sweeps)
   }
 
   /** The ids of the exchanges this scheduler syncs (one per adapter). */
@@ -314,7 +341,7 @@ export class SyncScheduler {
         pausedAccounts: limits.pausedAccounts,
       }
     }
-    return { inFlight: this.#running.size, queued: this.#queued.size, sweeping: this.#sweep !== null, exchanges }
+    return { inFlight: this.#running.size, queued: this.#queued.size, sweeping: this.#sweeps().length > 0, exchanges }
   }
 
   // --- sweeps ---------------------------------------------------------------------------------------------
@@ -323,92 +350,115 @@ export class SyncScheduler {
     this.#clearTimer('tick')
     this.#tickTimer = this.#options.clock.setTimeout(() => {
       this.#tickTimer = undefined
-      void this.#tick()
+      this.#tick()
     }, delayMs)
   }
 
-  async #tick(): Promise<void> {
+  /** Starts a sweep for every exchange that has none running; an exchange still sweeping is left to finish. */
+  #tick(): void {
     if (!this.#started) return
-    const report = await this.runOnce()
-    if (!this.#started) return
-    const elapsed = this.#options.clock.now() - report.startedAt
-    this.#scheduleTick(Math.max(0, this.#options.tickMs - elapsed))
+    const now = this.#options.clock.now()
+    this.#beginSweeps(
+      this.#laneOrder.filter((lane) => !lane.sweep).map((lane) => this.#startSweep(lane, now)),
+      now,
+    )
+    this.#scheduleTick(this.#options.tickMs)
   }
 
-  #startSweep(): Sweep {
-    const now = this.#options.clock.now()
-    let finish!: (report: SweepReport) => void
-    const done = new Promise<SweepReport>((resolve) => {
+  #startSweep(lane: Lane, now: number): Sweep {
+    let finish!: (report: ExchangeSweepReport) => void
+    const done = new Promise<ExchangeSweepReport>((resolve) => {
       finish = resolve
     })
     const sweep: Sweep = {
+      lane,
       now,
-      lanes: new Map(
-        [...this.#lanes.keys()].map((id) => [id, { cursor: undefined, exhausted: false, fetching: false }]),
-      ),
-      report: { attempted: 0, succeeded: 0, failed: 0, startedAt: now, finishedAt: now },
+      cursor: undefined,
+      exhausted: false,
+      fetching: false,
+      report: { exchange: lane.adapter.id, attempted: 0, succeeded: 0, failed: 0, startedAt: now, finishedAt: now },
       pending: 0,
       done,
       finish,
     }
-    this.#sweep = sweep
-    for (const [userId, until] of this.#activeUsers) {
-      if (until > now) void this.#enqueueActiveUser(sweep, userId)
-      else this.#activeUsers.delete(userId)
-    }
-    for (const exchange of this.#lanes.keys()) this.#refill(sweep, exchange)
+    lane.sweep = sweep
     return sweep
   }
 
-  /** Reads the next page of an exchange's due connections when its queue runs low. */
-  #refill(sweep: Sweep, exchange: string): void {
-    const state = sweep.lanes.get(exchange) as SweepLane
-    const lane = this.#lanes.get(exchange) as Lane
-    if (state.exhausted || state.fetching || lane.queue.length >= this.#options.pageSize / 2) return
-    state.fetching = true
-    lane.reading = true
-    void this.#readPage(sweep, lane, state)
+  /** Queues the active users' due connections before the first page is read, so they go first. */
+  #beginSweeps(sweeps: Sweep[], now: number): void {
+    if (sweeps.length === 0) return
+    void this.#prioritizeActiveUsers(sweeps, now).then(() => {
+      for (const sweep of sweeps) this.#refill(sweep)
+    })
   }
 
-  async #readPage(sweep: Sweep, lane: Lane, state: SweepLane): Promise<void> {
+  #sweeps(): Sweep[] {
+    const sweeps: Sweep[] = []
+    for (const lane of this.#laneOrder) if (lane.sweep) sweeps.push(lane.sweep)
+    return sweeps
+  }
+
+  /** Puts the due connections of the users who looked most recently at the front of new sweeps. */
+  async #prioritizeActiveUsers(sweeps: Sweep[], now: number): Promise<void> {
+    if (this.#activeUsers.size === 0) return
+    const recent: string[] = []
+    for (const [userId, until] of this.#activeUsers) {
+      if (until > now) recent.push(userId)
+      else this.#activeUsers.delete(userId)
+    }
+    if (recent.length > 0) await this.#enqueueActiveUsers(recent.slice(-ACTIVE_USERS_PER_SWEEP), sweeps)
+  }
+
+  /** Reads the next page of an exchange's due connections when its queue runs low. */
+  #refill(sweep: Sweep): void {
+    if (sweep.exhausted || sweep.fetching || sweep.lane.queue.length >= this.#options.pageSize / 2) return
+    sweep.fetching = true
+    void this.#readPage(sweep)
+  }
+
+  async #readPage(sweep: Sweep): Promise<void> {
     const { pageSize, store } = this.#options
+    const { lane } = sweep
     const exchange = lane.adapter.id
     try {
-      const page = await store.listDue(sweep.now, pageSize, { exchange, after: state.cursor })
-      if (page.length < pageSize || this.#closing) state.exhausted = true
+      const page = await store.listDue(sweep.now, pageSize, { exchange, after: sweep.cursor })
+      if (page.length < pageSize || this.#closing) sweep.exhausted = true
       const last = page.at(-1)
-      if (last) state.cursor = { lastSyncAt: last.lastSyncAt, id: last.id }
-      if (!this.#closing) for (const connection of page) this.#offer(sweep, lane, connection, false)
+      if (last) sweep.cursor = { lastSyncAt: last.lastSyncAt, id: last.id }
+      if (!this.#closing) for (const connection of page) this.#offer(sweep, connection, false)
     } catch (error) {
-      state.exhausted = true
+      sweep.exhausted = true
       this.#emitError(`store.listDue failed for exchange "${exchange}"`, error)
     } finally {
-      state.fetching = false
-      lane.reading = false
+      sweep.fetching = false
     }
     this.#pump()
     this.#maybeFinish(sweep)
   }
 
-  async #enqueueActiveUser(sweep: Sweep, userId: string): Promise<void> {
-    let connections: Connection[]
-    try {
-      connections = await this.#options.store.listByUser(userId)
-    } catch (error) {
-      this.#emitError(`store.listByUser failed for a user`, error)
-      return
-    }
-    if (this.#sweep !== sweep || this.#closing) return
-    for (const connection of connections) {
-      const lane = this.#lanes.get(connection.exchange)
+  async #enqueueActiveUsers(userIds: string[], sweeps: Sweep[]): Promise<void> {
+    const { store } = this.#options
+    const lists = await Promise.all(
+      userIds.map((userId) =>
+        store.listByUser(userId).catch((error: unknown) => {
+          this.#emitError('store.listByUser failed for a user', error)
+          return [] as Connection[]
+        }),
+      ),
+    )
+    if (this.#closing) return
+    for (const connection of lists.flat()) {
+      const sweep = sweeps.find((candidate) => candidate.lane.adapter.id === connection.exchange)
+      if (!sweep || sweep.lane.sweep !== sweep) continue
       const due = connection.status === 'active' && (connection.nextSyncAt ?? 0) <= sweep.now
-      if (lane && due) this.#offer(sweep, lane, connection, true)
+      if (due) this.#offer(sweep, connection, true)
     }
     this.#pump()
   }
 
   /** Queues a due connection for the sweep unless it is already running, queued or held. */
-  #offer(sweep: Sweep, lane: Lane, connection: Connection, urgent: boolean): void {
+  #offer(sweep: Sweep, connection: Connection, urgent: boolean): void {
     const queued = this.#queued.get(connection.id)
     if (queued) {
       if (urgent) this.#promote(queued)
@@ -421,13 +471,12 @@ export class SyncScheduler {
       this.#held.delete(connection.id)
     }
     sweep.pending++
-    this.#enqueue(lane, connection, 'sweep', sweep, urgent)
+    this.#enqueue(sweep.lane, connection, 'sweep', sweep, urgent)
   }
 
   #maybeFinish(sweep: Sweep): void {
-    if (this.#sweep !== sweep || sweep.pending > 0) return
-    for (const state of sweep.lanes.values()) if (!state.exhausted || state.fetching) return
-    this.#sweep = null
+    if (sweep.lane.sweep !== sweep || sweep.pending > 0 || !sweep.exhausted || sweep.fetching) return
+    sweep.lane.sweep = null
     sweep.report.finishedAt = this.#options.clock.now()
     sweep.finish(sweep.report)
     this.#emit('sweep:end', sweep.report)
@@ -537,7 +586,7 @@ export class SyncScheduler {
 
   #wants(lane: Lane, now: number, horizonMs: number): boolean {
     return (
-      (lane.urgent.length > 0 || lane.queue.length > 0 || lane.reading) &&
+      (lane.urgent.length > 0 || lane.queue.length > 0 || lane.sweep?.fetching === true) &&
       lane.inFlight < lane.concurrency &&
       lane.blockedUntil <= now + horizonMs
     )
@@ -648,12 +697,12 @@ export class SyncScheduler {
         sweep.pending--
         if (outcome.ok) sweep.report.succeeded++
         else sweep.report.failed++
-        if (this.#sweep === sweep) this.#refill(sweep, lane.adapter.id)
+        this.#refill(sweep)
         this.#maybeFinish(sweep)
       }
       this.#pump()
     })
-    if (job.sweep && this.#sweep === job.sweep) this.#refill(job.sweep, lane.adapter.id)
+    if (job.sweep) this.#refill(job.sweep)
   }
 
   /** Takes a queued job out without running it. */
@@ -888,4 +937,10 @@ function settlementFor(error: SyncError, now: number): LimitSettlement {
   return error.code === 'RATE_LIMITED'
     ? { now, result: 'rate-limited', retryAfterMs: error.retryAfterMs, scope: error.scope ?? 'exchange' }
     : { now, result: 'failed' }
+}
+
+function sum(reports: SweepReport[], field: 'attempted' | 'succeeded' | 'failed'): number {
+  let total = 0
+  for (const report of reports) total += report[field]
+  return total
 }
