@@ -1,4 +1,4 @@
-import { describeSyncStoreConformance } from '@syncfolio/testing'
+import { describeSyncStoreConformance } from '@syncfolio/testing/conformance'
 import { MemoryStore } from '../store/memoryStore.js'
 
 describeSyncStoreConformance('MemoryStore', () => new MemoryStore())

@@ -1,0 +1,2 @@
+export type { ConformanceOptions } from './syncStoreConformance.js'
+export { describeSyncStoreConformance } from './syncStoreConformance.js'
