@@ -35,7 +35,6 @@ import {
  * })
  * ```
  */
-@Module({})
 // biome-ignore lint/complexity/noStaticOnlyClass: a Nest module is a class; forRoot/forRootAsync is Nest's convention.
 export class SyncfolioModule {
   /** Declares the module with every option at hand. Options are validated here, once. */
@@ -70,6 +69,9 @@ export class SyncfolioModule {
     )
   }
 }
+
+// A decorator as a call, for the reason given in createSyncfolioController.ts.
+Module({})(SyncfolioModule)
 
 function build(
   fixed: ResolvedStaticOptions,

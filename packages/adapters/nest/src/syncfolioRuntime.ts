@@ -22,7 +22,6 @@ interface HijackableReply {
  * The module's moving part: starts the schedule on bootstrap (unless `role: 'api'`), drains it on shutdown, logs
  * the scheduler's problems through Nest's Logger, and answers the API's requests with the core handler.
  */
-@Injectable()
 export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly #logger = new Logger('Syncfolio')
   readonly #scheduler: SyncScheduler
@@ -36,11 +35,7 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
   #closing = false
   #streamsEnded = false
 
-  constructor(
-    @Inject(SYNCFOLIO_SCHEDULER) scheduler: SyncScheduler,
-    @Inject(SYNCFOLIO_STATIC_OPTIONS) staticOptions: ResolvedStaticOptions,
-    @Inject(SYNCFOLIO_RUNTIME_OPTIONS) runtimeOptions: ResolvedRuntimeOptions,
-  ) {
+  constructor(scheduler: SyncScheduler, staticOptions: ResolvedStaticOptions, runtimeOptions: ResolvedRuntimeOptions) {
     this.#scheduler = scheduler
     this.#static = staticOptions
     this.#runtime = runtimeOptions
@@ -79,6 +74,7 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
     this.#streamsEnded = true
     for (const stream of this.#streams) stream.abort()
     this.#streams.clear()
+    this.#logger.log('Stopped: no sync is running, and none starts from here')
   }
 
   /** Answers one API request; `path` is the route part the core handler matches, e.g. `/connections/abc`. */
@@ -150,6 +146,12 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
     })
   }
 }
+
+// Decorators as calls, for the reason given in createSyncfolioController.ts.
+Injectable()(SyncfolioRuntime)
+Inject(SYNCFOLIO_SCHEDULER)(SyncfolioRuntime, undefined, 0)
+Inject(SYNCFOLIO_STATIC_OPTIONS)(SyncfolioRuntime, undefined, 1)
+Inject(SYNCFOLIO_RUNTIME_OPTIONS)(SyncfolioRuntime, undefined, 2)
 
 /** Node's request and response under the platform's: Express's are Node's own; Fastify's wrap them. */
 function unwrap(
