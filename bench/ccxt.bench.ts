@@ -2,10 +2,10 @@
 // sync, then `fetchBalance()`. Both talk to the fake exchange over real HTTP on 127.0.0.1; the fake runs in this
 // (parent) process, so each variant's CPU is the client side alone.
 import { fileURLToPath } from 'node:url'
+import { createCcxtAdapter } from '@syncfolio/ccxt'
 import { startFakeExchange } from '@syncfolio/testing'
 import ccxt from 'ccxt'
 import pLimit from 'p-limit'
-import { createCcxtAdapter } from '../packages/adapters/ccxt/src/index.js'
 import { type Benchmark, fixed, ratio, runVariant, table } from './lib/harness.js'
 
 const ACCOUNTS = 20

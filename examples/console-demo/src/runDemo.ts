@@ -1,12 +1,13 @@
+import { createCcxtAdapter } from '@syncfolio/ccxt'
 import { type Connection, MemoryStore, SyncScheduler, sumDecimals } from '@syncfolio/core'
-import { createSimulatedExchange } from '@syncfolio/testing'
+import { type FakeBalance, type FakeExchangeId, startFakeExchange } from '@syncfolio/testing'
 
 export interface DemoOptions {
   /** How often each connection syncs. @default 5_000 (a demo-speed interval; production uses 60_000) */
   intervalMs?: number
   /** How often the scheduler looks for due connections. @default the scheduler's (intervalMs / 60, at least 250) */
   tickMs?: number
-  /** Simulated exchange latency. @default 150 for binance, 250 for okx */
+  /** Latency the fake exchange adds to every answer. @default 150 */
   latencyMs?: number
   /** Stop after this long; run until `signal` aborts when absent. */
   durationMs?: number
@@ -16,37 +17,48 @@ export interface DemoOptions {
 }
 
 const USERS = ['alice', 'bob', 'carol']
+const ASSETS: Record<FakeExchangeId, string[]> = { binance: ['BTC', 'ETH', 'USDT'], okx: ['BTC', 'SOL', 'USDC'] }
+
+/** Balances that drift with time, as decimal strings with 8 places (no floats on the way). */
+function drifting(seed: number, assets: string[]): (now: number) => FakeBalance[] {
+  return (now) =>
+    assets.map((asset, index) => {
+      const base = BigInt(100 + ((seed * 37 + index * 101) % 900)) * 100_000_000n
+      const wobble = BigInt(Math.round(Math.sin(now / 7_000 + seed + index) * 1_000_000_000))
+      const units = base + wobble
+      return { asset, free: `${units / 100_000_000n}.${(units % 100_000_000n).toString().padStart(8, '0')}`, used: '0' }
+    })
+}
 
 /**
- * A scheduler over a MemoryStore and two simulated exchanges whose balances drift and which sometimes fail;
- * one user revokes a key partway through. Prints each sweep and each notable event.
+ * The whole path, offline: a local fake Binance and OKX (real HTTP, signatures, rate limits), real ccxt through
+ * `@syncfolio/ccxt`, and the scheduler over a MemoryStore. OKX goes into maintenance now and then, and one user
+ * revokes a key partway through. Prints each exchange's sweeps and everyone's holdings.
  */
 export async function runDemo(options: DemoOptions = {}): Promise<{ sweeps: number; synced: number }> {
   const { intervalMs = 5_000, log = console.log } = options
-  const binance = createSimulatedExchange({ id: 'binance', failureRate: 0.1, latencyMs: options.latencyMs ?? 150 })
-  const okx = createSimulatedExchange({
-    id: 'okx',
-    failureRate: 0.1,
-    latencyMs: options.latencyMs ?? 250,
-    assets: ['BTC', 'SOL', 'USDC'],
-  })
+  const fake = await startFakeExchange()
+  fake.inject({ type: 'latency', ms: options.latencyMs ?? 150 })
   const store = new MemoryStore()
   const connections: Connection[] = []
+  const accounts = new Map<string, { revoke(): void }>()
   for (const [n, userId] of USERS.entries()) {
-    for (const exchange of ['binance', 'okx']) {
-      connections.push(
-        await store.add({
-          userId,
-          exchange,
-          label: `${userId}'s ${exchange}`,
-          credentials: { apiKey: `${userId}-${exchange}-key-${n}`, secret: `${userId}-${exchange}-secret-${n}` },
-        }),
+    for (const exchange of ['binance', 'okx'] as const) {
+      const credentials = {
+        apiKey: `${userId}-${exchange}-key-${n}`,
+        secret: `${userId}-${exchange}-secret-${n}`,
+        ...(exchange === 'okx' && { password: `${userId}-passphrase` }),
+      }
+      accounts.set(
+        `${userId}/${exchange}`,
+        fake.addAccount({ exchange, ...credentials, balances: drifting(n, ASSETS[exchange]) }),
       )
+      connections.push(await store.add({ userId, exchange, label: `${userId}'s ${exchange}`, credentials }))
     }
   }
   const scheduler = new SyncScheduler({
     store,
-    exchanges: [binance, okx],
+    exchanges: [createCcxtAdapter('binance', { baseUrl: fake.url }), createCcxtAdapter('okx', { baseUrl: fake.url })],
     intervalMs,
     concurrency: 3,
     ...(options.tickMs !== undefined && { tickMs: options.tickMs }),
@@ -64,35 +76,39 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ sweeps: numb
 
   let sweeps = 0
   let synced = 0
-  let swept: string[] = []
-  scheduler.on('sync:success', ({ connectionId }) => swept.push(names.get(connectionId) ?? connectionId))
+  const swept = new Map<string, string[]>()
+  scheduler.on('sync:success', ({ connectionId, exchange }) => {
+    swept.set(exchange, [...(swept.get(exchange) ?? []), names.get(connectionId) ?? connectionId])
+  })
   scheduler.on('sweep:end', (report) => {
     if (report.attempted === 0) return
     sweeps++
     synced += report.succeeded
     const time = new Date(report.finishedAt).toISOString().slice(11, 19)
-    log(
-      `${time} ${report.exchange} sweep ${sweeps}: ${report.succeeded} synced (${swept.join(', ') || 'none'}), ${report.failed} failed`,
-    )
-    swept = []
+    const which = swept.get(report.exchange)?.join(', ') || 'none'
+    log(`${time} ${report.exchange} sweep ${sweeps}: ${report.succeeded} synced (${which}), ${report.failed} failed`)
+    swept.delete(report.exchange)
   })
 
   const timers: NodeJS.Timeout[] = []
-  const every = setInterval(async () => {
-    log('holdings:')
-    for (const userId of USERS) log(`  ${userId.padEnd(6)} ${await holdings(store, userId)}`)
-  }, intervalMs)
-  timers.push(every)
   timers.push(
+    setInterval(async () => {
+      log('holdings:')
+      for (const userId of USERS) log(`  ${userId.padEnd(6)} ${await holdings(store, userId)}`)
+    }, intervalMs),
+    setInterval(() => {
+      fake.inject({ type: 'maintenance' }, { exchange: 'okx', path: '/api/v5/account/balance', times: 1 })
+    }, intervalMs * 2.5),
     setTimeout(() => {
-      binance.revoke('bob-binance-key-1')
+      accounts.get('bob/binance')?.revoke()
       log('(bob revokes his Binance key)')
     }, intervalMs * 1.5),
   )
 
   log(
-    `syncfolio demo: ${connections.length} connections on 2 simulated exchanges, one sync each every ${intervalMs / 1000} s`,
+    `syncfolio demo: ${connections.length} connections, real ccxt against a local fake Binance and OKX at ${fake.url}`,
   )
+  log(`one sync each every ${intervalMs / 1000} s; Ctrl-C stops (in-flight syncs drain first)`)
   scheduler.start()
   await new Promise<void>((resolve) => {
     if (options.durationMs !== undefined) timers.push(setTimeout(resolve, options.durationMs))
@@ -100,7 +116,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ sweeps: numb
   })
   for (const timer of timers) clearTimeout(timer)
   await scheduler.stop({ timeoutMs: 5_000 })
-  log('stopped: in-flight syncs drained')
+  await fake.close()
+  log(`stopped: in-flight syncs drained; the fake exchange answered ${fake.requests.length} requests`)
   return { sweeps, synced }
 }
 
