@@ -10,12 +10,12 @@ export type StalenessBadgeState = 'fresh' | 'stale' | 'error' | 'never'
 /** The text of each state, announced by screen readers when the state changes. */
 export type StalenessBadgeLabels = Record<StalenessBadgeState, string>
 
-export const DEFAULT_BADGE_LABELS: StalenessBadgeLabels = {
+export const DEFAULT_BADGE_LABELS: Readonly<StalenessBadgeLabels> = Object.freeze({
   fresh: 'Up to date',
   stale: 'Stale',
   error: 'Reconnect needed',
   never: 'Not synced yet',
-}
+})
 
 export interface StalenessBadgeProps extends Omit<ComponentPropsWithoutRef<'span'>, 'children'> {
   /** Start of the last successful sync (epoch ms): `connection.lastSyncAt` or `holdings.asOf`; null before one. */
