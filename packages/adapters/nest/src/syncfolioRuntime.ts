@@ -43,8 +43,8 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
     scheduler.on('warning', (event) => this.#logger.warn(event.message))
     scheduler.on('connection:disabled', ({ connectionId, exchange, error }) => {
       this.#logger.warn(
-        `Connection ${connectionId} (${exchange}) is disabled after ${error.code}: ${error.message} ` +
-          'It is synced again once its credentials are updated.',
+        `Connection ${connectionId} (${exchange}) is out of the schedule until its credentials are updated: ` +
+          `${error.code} ${error.message}`,
       )
     })
     this.#handler = staticOptions.role === 'scheduler' ? null : this.#createHandler()
