@@ -1,6 +1,7 @@
 export { compareDecimals, isDecimalString, sumDecimals } from './balances/decimal.js'
 export { validateResult } from './balances/validateResult.js'
 export { InvalidOptionError } from './errors/invalidOptionError.js'
+export { parseOptions, withoutUndefined } from './errors/parseOptions.js'
 export type { RateLimitScope, SyncErrorCode, SyncErrorOptions } from './errors/syncError.js'
 export {
   isSyncError,
@@ -29,6 +30,7 @@ export type {
 export type { Budget, ExchangeLimits, SyncSchedulerOptions } from './scheduler/options.js'
 export type { SchedulerStats } from './scheduler/syncScheduler.js'
 export { SyncScheduler } from './scheduler/syncScheduler.js'
+export { freshConnection } from './store/freshConnection.js'
 export { MemoryStore } from './store/memoryStore.js'
 export type {
   DueCursor,

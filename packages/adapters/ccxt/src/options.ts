@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@syncfolio/core'
+import { parseOptions, withoutUndefined } from '@syncfolio/core'
 import { z } from 'zod'
 
 export interface CcxtAdapterOptions {
@@ -54,27 +54,13 @@ function isBaseUrl(value: string): boolean {
 
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
 export function resolveCcxtAdapterOptions(input: CcxtAdapterOptions): ResolvedCcxtAdapterOptions {
-  if (typeof input !== 'object' || input === null) {
-    throw new InvalidOptionError('createCcxtAdapter', '(options)', 'must be an object', input)
-  }
-  const withDefaults = {
-    ccxt: {},
-    maxIdleInstances: 16,
-    ...Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)),
-  }
-  const parsed = optionsSchema.safeParse(withDefaults)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue
-    const field = issue.path.map(String).join('.')
-    let value: unknown = withDefaults
-    for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key]
-    const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
-    throw new InvalidOptionError('createCcxtAdapter', field, message, value)
-  }
+  if (typeof input !== 'object' || input === null) parseOptions('createCcxtAdapter', optionsSchema, input)
+  const withDefaults = { ccxt: {}, maxIdleInstances: 16, ...withoutUndefined(input) }
+  const parsed = parseOptions('createCcxtAdapter', optionsSchema, withDefaults)
   return {
-    baseUrl: parsed.data.baseUrl?.replace(/\/+$/, ''),
+    baseUrl: parsed.baseUrl?.replace(/\/+$/, ''),
     // The caller's object itself, not zod's copy: it may hold functions and class instances (agents, fetch).
     ccxt: (input.ccxt ?? {}) as Record<string, unknown>,
-    maxIdleInstances: parsed.data.maxIdleInstances,
+    maxIdleInstances: parsed.maxIdleInstances,
   }
 }

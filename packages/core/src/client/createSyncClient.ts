@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { InvalidOptionError } from '../errors/invalidOptionError.js'
+import { fn } from '../errors/optionSchemas.js'
+import { parseOptions } from '../errors/parseOptions.js'
 import {
   apiErrorBodySchema,
   type ConnectionDetailResponse,
@@ -89,8 +90,6 @@ export interface SyncClient {
   events(options?: RequestOptions): AsyncGenerator<SyncEvent>
 }
 
-const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function')
-
 const optionsSchema = z.strictObject({
   baseUrl: z.string().refine((value) => !/[?#]/.test(value), 'must not hold a query or a fragment'),
   fetch: fn.optional(),
@@ -104,16 +103,7 @@ const optionsSchema = z.strictObject({
 
 /** Creates the client. Options are checked here, once; a bad one throws InvalidOptionError naming it. */
 export function createSyncClient(options: SyncClientOptions): SyncClient {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('createSyncClient', '(options)', 'must be an object', options)
-  }
-  const parsed = optionsSchema.safeParse(options)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue
-    const field = issue.path.map(String).join('.') || '(options)'
-    const received = issue.path.length > 0 ? (options as unknown as Record<string, unknown>)[field] : options
-    throw new InvalidOptionError('createSyncClient', field, lowerFirst(issue.message), received)
-  }
+  parseOptions('createSyncClient', optionsSchema, options)
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
   const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
   const headersOption = options.headers
@@ -268,8 +258,4 @@ function parseRetryAfter(value: string | null): number | undefined {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1)
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { InvalidOptionError } from '../errors/invalidOptionError.js'
+import { fn, positiveInt, withMethods } from '../errors/optionSchemas.js'
+import { parseOptions, withoutUndefined } from '../errors/parseOptions.js'
 import { type Clock, systemClock } from '../scheduler/clock.js'
 import type { SyncScheduler } from '../scheduler/syncScheduler.js'
 import type { SyncStore } from '../store/syncStore.js'
@@ -75,17 +76,6 @@ export interface ResolvedHandlerOptions {
   onError: (error: unknown) => void
 }
 
-const positiveInt = z.number().int().positive()
-const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function')
-const withMethods = (methods: readonly string[]) =>
-  z.custom<object>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-    `expected an object with methods ${methods.join(', ')}`,
-  )
-
 const optionsSchema = z.strictObject({
   scheduler: withMethods(['syncNow', 'markActive', 'on', 'off', 'verifyCredentials']),
   store: withMethods(['get', 'listByUser', 'getBalances', 'add', 'updateCredentials', 'remove']),
@@ -104,9 +94,6 @@ const optionsSchema = z.strictObject({
 
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
 export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandlerOptions {
-  if (typeof input !== 'object' || input === null) {
-    throw new InvalidOptionError('createSyncHandler', '(options)', 'must be an object', input)
-  }
   const withDefaults = {
     basePath: '',
     maxBodyBytes: 16_384,
@@ -116,24 +103,13 @@ export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandle
     heartbeatMs: 15_000,
     clock: systemClock,
     onError: logError,
-    ...Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)),
+    ...withoutUndefined(input ?? {}),
   }
-  const parsed = optionsSchema.safeParse(withDefaults)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue
-    const field = issue.path.map(String).join('.') || '(options)'
-    const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
-    throw new InvalidOptionError('createSyncHandler', field, message, valueAt(withDefaults, issue.path))
-  }
+  if (typeof input !== 'object' || input === null) parseOptions('createSyncHandler', optionsSchema, input)
+  parseOptions('createSyncHandler', optionsSchema, withDefaults)
   return withDefaults as unknown as ResolvedHandlerOptions
 }
 
 function logError(error: unknown): void {
   console.error('[syncfolio] the HTTP handler failed:', error)
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let value = root
-  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key]
-  return value
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import { InvalidOptionError } from '../errors/invalidOptionError.js'
+import { fn, positiveInt, withMethods } from '../errors/optionSchemas.js'
+import { parseOptions, withoutUndefined } from '../errors/parseOptions.js'
 import {
   type ExchangeLimits,
   type ResolvedLimits,
@@ -65,17 +67,6 @@ export interface ResolvedOptions {
   limiter: SyncLimiter | undefined
 }
 
-const positiveInt = z.number().int().positive()
-const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function')
-const withMethods = (methods: readonly string[]) =>
-  z.custom<object>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      methods.every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-    `expected an object with methods ${methods.join(', ')}`,
-  )
-
 const STORE_METHODS = [
   'listDue',
   'get',
@@ -127,9 +118,7 @@ const optionsSchema = z.strictObject({
 
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
 export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
-  if (typeof input !== 'object' || input === null) {
-    throw new InvalidOptionError('SyncScheduler', '(options)', 'must be an object', input)
-  }
+  if (typeof input !== 'object' || input === null) parseOptions('SyncScheduler', optionsSchema, input)
   const intervalMs = input.intervalMs ?? 60_000
   const withDefaults = {
     intervalMs,
@@ -141,15 +130,10 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
     activeForMs: 5 * intervalMs,
     clock: systemClock,
     random: Math.random,
-    ...stripUndefined(input),
-    backoff: { baseMs: intervalMs, maxMs: 3_600_000, ...stripUndefined(input.backoff ?? {}) },
+    ...withoutUndefined(input),
+    backoff: { baseMs: intervalMs, maxMs: 3_600_000, ...withoutUndefined(input.backoff ?? {}) },
   }
-  const parsed = optionsSchema.safeParse(withDefaults)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue
-    const field = issue.path.map(String).join('.')
-    throw new InvalidOptionError('SyncScheduler', field, lowerFirst(issue.message), valueAt(withDefaults, issue.path))
-  }
+  parseOptions('SyncScheduler', optionsSchema, withDefaults)
   const options = withDefaults as typeof withDefaults & { store: SyncStore; exchanges: ExchangeAdapter[] }
   if (options.backoff.maxMs < options.backoff.baseMs) {
     throw new InvalidOptionError('SyncScheduler', 'backoff.maxMs', 'must be >= backoff.baseMs', options.backoff.maxMs)
@@ -181,18 +165,4 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
       .filter((id) => usesFallbackLimits(id, (options.limits as Record<string, ExchangeLimits>)[id])),
     limiter: options.limiter,
   }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let value = root
-  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key]
-  return value
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1)
 }

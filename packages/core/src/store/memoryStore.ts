@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Balance, Connection, Credentials } from '../types.js'
+import { freshConnection } from './freshConnection.js'
 import { SortedList } from './sortedList.js'
 import type { DueCursor, FailureRecord, ListDueOptions, NewConnection, SuccessRecord, SyncStore } from './syncStore.js'
 
@@ -117,18 +118,7 @@ export class MemoryStore implements SyncStore {
   }
 
   async add(input: NewConnection): Promise<Connection> {
-    const connection: Connection = {
-      id: randomUUID(),
-      userId: input.userId,
-      exchange: input.exchange,
-      ...(input.label !== undefined && { label: input.label }),
-      status: 'active',
-      lastSyncAt: null,
-      lastAttemptAt: null,
-      nextSyncAt: null,
-      failureCount: 0,
-      lastError: null,
-    }
+    const connection = freshConnection(randomUUID(), input)
     this.#entries.set(connection.id, {
       connection,
       credentials: { ...input.credentials },

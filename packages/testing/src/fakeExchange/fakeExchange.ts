@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@syncfolio/core'
+import { InvalidOptionError, parseOptions } from '@syncfolio/core'
 import { z } from 'zod'
 import { BinanceApi, toScale } from './binanceApi.js'
 import type { AccountState, ApiHost, ApiReply, ApiRequest, ExchangeApi } from './exchangeApi.js'
@@ -18,7 +18,6 @@ import {
   type FakeExchangeOptions,
   fakeAccountSchema,
   fakeBalanceSchema,
-  parseOrThrow,
   type ResolvedFakeExchangeOptions,
   resolveFakeExchangeOptions,
 } from './options.js'
@@ -116,7 +115,7 @@ export class FakeExchange {
 
   /** Adds an account (or replaces the one with the same exchange and key). */
   addAccount(options: FakeAccountOptions): FakeAccount {
-    const parsed = parseOrThrow(OWNER, fakeAccountSchema, options, 'account') as FakeAccountOptions
+    const parsed = parseOptions(OWNER, fakeAccountSchema, options, 'account') as FakeAccountOptions
     const record = new AccountRecord(parsed, this.#nextUid++)
     this.#accounts[parsed.exchange].set(parsed.apiKey, record)
     return this.#handleOf(record)
@@ -140,8 +139,8 @@ export class FakeExchange {
    */
   inject(fault: FakeFault, target: FakeFaultTarget = {}): FakeFaultHandle {
     const entry: FaultEntry = {
-      fault: parseOrThrow(OWNER, fakeFaultSchema, fault, 'fault') as FakeFault,
-      target: parseOrThrow(OWNER, fakeFaultTargetSchema, target, 'target'),
+      fault: parseOptions(OWNER, fakeFaultSchema, fault, 'fault') as FakeFault,
+      target: parseOptions(OWNER, fakeFaultTargetSchema, target, 'target'),
       hits: 0,
     }
     this.#faults.push(entry)
@@ -359,7 +358,7 @@ export function createFakeExchange(options: FakeExchangeOptions = {}): FakeExcha
 }
 
 function validateBalances(exchange: FakeExchangeId, balances: readonly FakeBalance[], field: string): void {
-  parseOrThrow(OWNER, z.array(fakeBalanceSchema), balances, field)
+  parseOptions(OWNER, z.array(fakeBalanceSchema), balances, field)
   const seen = new Set<string>()
   balances.forEach((balance, index) => {
     if (seen.has(balance.asset)) {

@@ -1,4 +1,4 @@
-import { type Clock, InvalidOptionError, isDecimalString, systemClock } from '@syncfolio/core'
+import { type Clock, isDecimalString, parseOptions, systemClock, withoutUndefined } from '@syncfolio/core'
 import { z } from 'zod'
 
 /** The exchanges the fake speaks. Both are served from one origin: their paths do not collide. */
@@ -127,46 +127,21 @@ function isNonNegativeDecimal(value: string): boolean {
 
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
 export function resolveFakeExchangeOptions(owner: string, input: FakeExchangeOptions): ResolvedFakeExchangeOptions {
-  if (typeof input !== 'object' || input === null) {
-    throw new InvalidOptionError(owner, '(options)', 'must be an object', input)
-  }
+  if (typeof input !== 'object' || input === null) parseOptions(owner, optionsSchema, input)
   const withDefaults = {
     accounts: [],
     clock: systemClock,
     checkTimestamps: true,
     maxLogEntries: 10_000,
-    ...stripUndefined(input),
+    ...withoutUndefined(input),
     binance: {
       weightPerMinute: 6000,
       sapiWeightPerMinute: 12_000,
       banAfter429s: 3,
       banMs: 120_000,
-      ...stripUndefined(input.binance ?? {}),
+      ...withoutUndefined(input.binance ?? {}),
     },
-    okx: { balanceLimit: 10, balanceWindowMs: 2_000, ...stripUndefined(input.okx ?? {}) },
+    okx: { balanceLimit: 10, balanceWindowMs: 2_000, ...withoutUndefined(input.okx ?? {}) },
   }
-  return parseOrThrow(owner, optionsSchema, withDefaults) as ResolvedFakeExchangeOptions
-}
-
-/** Validates with a zod schema and throws the house InvalidOptionError for the first issue. */
-export function parseOrThrow<T>(owner: string, schema: z.ZodType<T>, value: unknown, prefix = ''): T {
-  const parsed = schema.safeParse(value)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0] as z.core.$ZodIssue
-  const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.')
-  throw new InvalidOptionError(owner, field || '(value)', lowerFirst(issue.message), valueAt(value, issue.path))
-}
-
-export function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let value = root
-  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key]
-  return value
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1)
+  return parseOptions(owner, optionsSchema, withDefaults) as ResolvedFakeExchangeOptions
 }
