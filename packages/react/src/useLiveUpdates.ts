@@ -40,6 +40,12 @@ export function useLiveUpdates(options: LiveUpdatesOptions = {}): void {
     maxReconnectDelayMs = 30_000,
     onEvent,
   } = options
+  // A zero or negative delay would reconnect in a tight loop against a server that is down.
+  if (!(reconnectDelayMs > 0 && maxReconnectDelayMs >= reconnectDelayMs)) {
+    throw new RangeError(
+      `useLiveUpdates: options "reconnectDelayMs" and "maxReconnectDelayMs" must satisfy 0 < reconnectDelayMs <= maxReconnectDelayMs; received ${reconnectDelayMs} and ${maxReconnectDelayMs}`,
+    )
+  }
   const client = useSyncClient()
   const queryClient = useQueryClient()
   // TanStack's own notion of "the tab is visible", so the stream and polling pause and resume together.

@@ -215,6 +215,14 @@ describe('useLiveUpdates', () => {
     expect(api.streams[0]!.closed).toBe(false)
   })
 
+  it('refuses reconnect delays that would retry in a tight loop', () => {
+    vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    expect(() => renderWithSyncfolio(<Dashboard live={{ reconnectDelayMs: 0 }} />)).toThrow(/reconnectDelayMs/)
+    expect(() =>
+      renderWithSyncfolio(<Dashboard live={{ reconnectDelayMs: 5_000, maxReconnectDelayMs: 1_000 }} />),
+    ).toThrow(/received 5000 and 1000/)
+  })
+
   it('closes the stream on unmount, and opens none when disabled', async () => {
     const view = await renderDashboard()
     view.unmount()
