@@ -1,0 +1,65 @@
+import { type SyncEvent, useConnections } from '@syncfolio/react'
+import { exchangeName, syncErrorText } from '../format/names.js'
+
+export interface ActivityEntry {
+  id: number
+  event: SyncEvent
+  /** When the browser received it. */
+  at: number
+}
+
+const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' })
+
+/** The latest sync events, as the server pushed them; each one has already refreshed what it changed. */
+export function ActivityCard({ events }: { events: readonly ActivityEntry[] }) {
+  const connections = useConnections()
+  const labelOf = (id: string, exchange: string) =>
+    connections.data?.find((connection) => connection.id === id)?.label ?? exchangeName(exchange)
+
+  return (
+    <section className="card" aria-labelledby="activity-title">
+      <div className="card__header">
+        <div>
+          <h2 id="activity-title">Live activity</h2>
+          <p className="muted small">Sync events pushed by the server as they happen.</p>
+        </div>
+        <span className="live" aria-hidden="true">
+          <span className="live__dot" /> Live
+        </span>
+      </div>
+      {events.length === 0 ? (
+        <p className="placeholder">Waiting for the next sync…</p>
+      ) : (
+        <ol className="activity">
+          {events.map(({ id, event, at }) => (
+            <li key={id} className="activity__item" data-type={event.type}>
+              <span className={`dot ${event.type === 'sync:success' ? 'dot--ok' : 'dot--error'}`} />
+              <span className="activity__text">
+                <strong>{labelOf(event.connectionId, event.exchange)}</strong>{' '}
+                <span className="muted">· {exchangeName(event.exchange)}</span>
+                <br />
+                <span className="small">{describe(event)}</span>
+              </span>
+              <time className="small muted" dateTime={new Date(at).toISOString()}>
+                {TIME.format(at)}
+              </time>
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  )
+}
+
+function describe(event: SyncEvent): string {
+  switch (event.type) {
+    case 'sync:success':
+      return `Synced${event.trigger === 'manual' ? ' (manual)' : ''} in ${event.finishedAt - event.startedAt} ms`
+    case 'sync:failure':
+      return `Failed${event.trigger === 'manual' ? ' (manual)' : ''}: ${syncErrorText(event.error.code)}`
+    case 'connection:disabled':
+      return `Needs new keys: ${syncErrorText(event.error.code)}`
+    default:
+      return event.type
+  }
+}
