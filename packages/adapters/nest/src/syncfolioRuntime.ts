@@ -7,8 +7,7 @@ import {
   type SyncHandlerScheduler,
   type SyncScheduler,
 } from '@syncfolio/core'
-import { isEventStream, sendFetchResponse } from './http/sendFetchResponse.js'
-import { type ParsedBodyCarrier, toFetchRequest } from './http/toFetchRequest.js'
+import { isEventStream, sendFetchResponse, toFetchRequest } from '@syncfolio/core/node'
 import type { ResolvedRuntimeOptions, ResolvedStaticOptions } from './options.js'
 import { SYNCFOLIO_RUNTIME_OPTIONS, SYNCFOLIO_SCHEDULER, SYNCFOLIO_STATIC_OPTIONS } from './tokens.js'
 
@@ -87,7 +86,15 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
     nodeRes.once('close', () => {
       if (!nodeRes.writableFinished) controller.abort()
     })
-    const request = toFetchRequest(carrier, nodeReq, path, controller.signal)
+    // The handler sees only its own route part: the app's global prefix, RouterModule paths and versions stay out.
+    const url = (nodeReq as IncomingMessage & { originalUrl?: string }).originalUrl ?? nodeReq.url ?? '/'
+    const queryAt = url.indexOf('?')
+    const request = toFetchRequest(nodeReq, {
+      url: `${path}${queryAt === -1 ? '' : url.slice(queryAt)}`,
+      signal: controller.signal,
+      parsedBody: carrier.body,
+      rawBody: carrier.rawBody,
+    })
     let response: Response
     if (request === null) {
       response = methodNotAllowed()
@@ -152,6 +159,14 @@ Injectable()(SyncfolioRuntime)
 Inject(SYNCFOLIO_SCHEDULER)(SyncfolioRuntime, undefined, 0)
 Inject(SYNCFOLIO_STATIC_OPTIONS)(SyncfolioRuntime, undefined, 1)
 Inject(SYNCFOLIO_RUNTIME_OPTIONS)(SyncfolioRuntime, undefined, 2)
+
+/** What the platform's request may carry besides Node's: a body a parser already produced, or its raw bytes. */
+interface ParsedBodyCarrier {
+  /** The parsed body (Nest's body parser on Express, Fastify's content-type parsers). */
+  body?: unknown
+  /** The exact bytes, when the app was created with `rawBody: true`. */
+  rawBody?: unknown
+}
 
 /** Node's request and response under the platform's: Express's are Node's own; Fastify's wrap them. */
 function unwrap(

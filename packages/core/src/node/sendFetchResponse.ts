@@ -1,12 +1,12 @@
 import type { ServerResponse } from 'node:http'
 
-/** True for the `GET /events` answer, which is written as it is produced. */
+/** True for an event-stream answer (`GET /events`), which is written as it is produced. */
 export function isEventStream(response: Response): boolean {
   return (response.headers.get('content-type') ?? '').startsWith('text/event-stream') && response.body !== null
 }
 
 /**
- * Writes the core handler's answer to Node's response. Headers the app set before (CORS, security headers) stay;
+ * Writes a Fetch `Response` (the core handler's answer) to Node's response. Headers the app set before (CORS, security headers) stay;
  * the handler's own are added. A JSON answer is sent whole with its length; an event stream is flushed at once and
  * written event by event with backpressure, until it ends, the client leaves, or `signal` aborts it.
  */

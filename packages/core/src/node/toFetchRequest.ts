@@ -1,10 +1,17 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
-/** What the translation reads of the platform's request besides Node's: a body a parser already produced. */
-export interface ParsedBodyCarrier {
-  /** The parsed body (Express `express.json()`, Fastify's content-type parsers). */
-  body?: unknown
-  /** The exact bytes, when the app was created with `rawBody: true`. */
+export interface ToFetchRequestOptions {
+  /** Aborted when the client goes away: the handler stops waiting and the event stream ends. */
+  signal: AbortSignal
+  /**
+   * The path and query the handler should see, e.g. `/connections/abc?x=1`. Frameworks that strip a mount path
+   * (Express) leave the right one in `req.url`, the default; others build it from their route.
+   * @default req.url
+   */
+  url?: string
+  /** A body a parser already produced (Express `express.json()`, Nest, Fastify), used when the stream is consumed. */
+  parsedBody?: unknown
+  /** The exact bytes, when the framework kept them (Nest `rawBody: true`). */
   rawBody?: unknown
 }
 
@@ -12,33 +19,26 @@ export interface ParsedBodyCarrier {
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK'])
 
 /**
- * The Fetch `Request` the core handler answers, for a Node request that Nest routed here. `path` is the route part
- * the handler matches (`/connections/abc`), built by the controller from its own route and parameters, so the app's
- * global prefix, `RouterModule` paths and URI versions never reach the handler. The query comes from the request.
- * Null for a method a Fetch `Request` cannot carry.
+ * The Fetch `Request` for a Node request, for the core handler (`createSyncHandler`) behind any Node framework.
+ * Headers are copied (repeated ones kept); the body streams with backpressure, so the handler's size limit applies
+ * while reading, unless a parser already consumed it, in which case its result (or the kept raw bytes) is used.
+ * Null for a method a Fetch `Request` cannot carry (CONNECT, TRACE, TRACK).
  */
-export function toFetchRequest(
-  carrier: ParsedBodyCarrier,
-  req: IncomingMessage,
-  path: string,
-  signal: AbortSignal,
-): Request | null {
+export function toFetchRequest(req: IncomingMessage, options: ToFetchRequestOptions): Request | null {
   const method = (req.method ?? 'GET').toUpperCase()
   if (FORBIDDEN_METHODS.has(method)) return null
-  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/'
-  const queryAt = url.indexOf('?')
-  const search = queryAt === -1 ? '' : url.slice(queryAt)
   const headers = toHeaders(req.headers)
-  const body = method === 'GET' || method === 'HEAD' ? null : requestBody(carrier, req)
+  const body = method === 'GET' || method === 'HEAD' ? null : requestBody(options, req)
   const streamed = body instanceof ReadableStream
-  if (body !== null && !streamed && !(carrier.rawBody instanceof Uint8Array)) {
+  if (body !== null && !streamed && !(options.rawBody instanceof Uint8Array)) {
     // A parser's result serialized again: the original framing headers describe other bytes.
     headers.delete('content-length')
     headers.delete('transfer-encoding')
   }
-  const init: RequestInit & { duplex?: 'half' } = { method, headers, body, signal }
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, body, signal: options.signal }
   if (streamed) init.duplex = 'half'
-  return new Request(`http://localhost${path}${search}`, init)
+  // Concatenated rather than resolved against a base: a path starting with `//` must stay a path, not a host.
+  return new Request(`http://localhost${options.url ?? req.url ?? '/'}`, init)
 }
 
 /** Fetch headers from Node's, repeated headers kept, HTTP/2 pseudo-headers left out. */
@@ -53,15 +53,14 @@ function toHeaders(incoming: IncomingHttpHeaders): Headers {
 }
 
 /**
- * Nest's Express platform parses JSON and form bodies for every route before the controller runs, and Fastify
- * parses every body it accepts. So: the exact bytes when the app kept them (`rawBody: true`), else what the parser
- * produced when the stream is already read, else the stream itself (a type no parser took, or `bodyParser: false`),
- * so the handler's size limit applies while reading.
+ * Frameworks often parse bodies before the route runs (`express.json()`, Nest, Fastify). So: the exact bytes when
+ * they were kept, else what the parser produced when the stream is already read, else the stream itself (a type no
+ * parser took), so the handler's size limit applies while reading.
  */
-function requestBody(carrier: ParsedBodyCarrier, req: IncomingMessage): BodyInit | null {
-  if (carrier.rawBody instanceof Uint8Array) return carrier.rawBody as BodyInit
+function requestBody(options: ToFetchRequestOptions, req: IncomingMessage): BodyInit | null {
+  if (options.rawBody instanceof Uint8Array) return options.rawBody as BodyInit
   if (req.readableEnded || !req.readable) {
-    const parsed = carrier.body
+    const parsed = options.parsedBody
     if (parsed === undefined || parsed === null) return null
     if (typeof parsed === 'string' || parsed instanceof Uint8Array) return parsed as BodyInit
     return JSON.stringify(parsed)
