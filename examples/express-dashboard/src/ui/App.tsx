@@ -52,7 +52,7 @@ export function App() {
             <div className="layout__main">
               <HoldingsCard staleAfterMs={demo.data.staleAfterMs} />
               <ConnectionsCard staleAfterMs={demo.data.staleAfterMs} />
-              <ActivityCard events={activity} />
+              <ActivityCard events={activity} intervalMs={demo.data.intervalMs} />
             </div>
             <aside className="layout__side">
               <AddConnectionCard demoKeys={demo.data.keys} />

@@ -1,5 +1,6 @@
 import { type SyncEvent, useConnections } from '@syncfolio/react'
 import { exchangeName, syncErrorText } from '../format/names.js'
+import { useNow } from '../format/useNow.js'
 
 export interface ActivityEntry {
   id: number
@@ -10,9 +11,19 @@ export interface ActivityEntry {
 
 const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' })
 
+export interface ActivityCardProps {
+  events: readonly ActivityEntry[]
+  /** The scheduler's interval: with connections, an event is due at least this often. */
+  intervalMs: number
+}
+
 /** The latest sync events, as the server pushed them; each one has already refreshed what it changed. */
-export function ActivityCard({ events }: { events: readonly ActivityEntry[] }) {
+export function ActivityCard({ events, intervalMs }: ActivityCardProps) {
   const connections = useConnections()
+  const now = useNow()
+  // Claims "Live" only while events keep coming; the stream's own state is not exposed, its effect is.
+  const lastAt = events[0]?.at
+  const live = lastAt !== undefined && now - lastAt < 2 * intervalMs + 5_000
   const labelOf = (id: string, exchange: string) =>
     connections.data?.find((connection) => connection.id === id)?.label ?? exchangeName(exchange)
 
@@ -23,8 +34,8 @@ export function ActivityCard({ events }: { events: readonly ActivityEntry[] }) {
           <h2 id="activity-title">Live activity</h2>
           <p className="muted small">Sync events pushed by the server as they happen.</p>
         </div>
-        <span className="live" aria-hidden="true">
-          <span className="live__dot" /> Live
+        <span className="live" data-live={live} aria-hidden="true">
+          <span className="live__dot" /> {live ? 'Live' : 'Quiet'}
         </span>
       </div>
       {events.length === 0 ? (

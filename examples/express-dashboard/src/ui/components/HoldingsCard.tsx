@@ -53,10 +53,10 @@ export function HoldingsCard({ staleAfterMs }: { staleAfterMs: number }) {
               <th scope="col" className="num">
                 Total
               </th>
-              <th scope="col" className="num">
+              <th scope="col" className="num detail">
                 Available
               </th>
-              <th scope="col" className="num">
+              <th scope="col" className="num detail">
                 In orders
               </th>
             </tr>
@@ -76,10 +76,10 @@ export function HoldingsCard({ staleAfterMs }: { staleAfterMs: number }) {
                 <td className="num">
                   <Amount value={holding.total} className="amount--total" padTo={8} />
                 </td>
-                <td className="num">
+                <td className="num detail">
                   <Amount value={holding.free} padTo={8} />
                 </td>
-                <td className="num muted">
+                <td className="num muted detail">
                   {/^[0.]+$/.test(holding.used) ? <NoAmount /> : <Amount value={holding.used} padTo={8} />}
                 </td>
               </tr>
