@@ -117,13 +117,19 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
   serveUi(app, settings.uiDir, log)
 
   const server = createServer(app)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(settings.port, settings.host, () => {
-      server.off('error', reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(settings.port, settings.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
+  } catch (error) {
+    // The scheduler has not started; the fake exchange is the only thing running.
+    await fake.close()
+    throw error
+  }
   scheduler.start()
 
   const address = server.address() as AddressInfo
