@@ -261,6 +261,24 @@ describe('fair, demand-aware dispatch', () => {
     expect(starts.filter((start) => start.exchange === 'binance').length).toBeLessThanOrEqual(60)
   })
 
+  it('keeps an exchange whose calls time out to one slot while another has work', async () => {
+    const { clock, scheduler } = await setup(
+      { hanging: 20, healthy: 200 },
+      {
+        hanging: () => new Promise(() => {}),
+        healthy: () => new Promise((resolve) => clock.setTimeout(() => resolve({ balances: [] }), 100)),
+      },
+      { concurrency: 4, timeoutMs: 1_000, limits: { hanging: { budgets: [] }, healthy: { budgets: [] } } },
+    )
+    void scheduler.runOnce()
+    await clock.advance(500)
+    // Before any timeout: the fair half each.
+    expect(scheduler.stats().exchanges).toMatchObject({ hanging: { inFlight: 2 }, healthy: { inFlight: 2 } })
+    await clock.advance(1_000)
+    // Two timeouts in a row: the hanging exchange keeps one slot, the healthy one gets the rest.
+    expect(scheduler.stats().exchanges).toMatchObject({ hanging: { inFlight: 1 }, healthy: { inFlight: 3 } })
+  })
+
   it('lets one exchange use every slot when no other has work', async () => {
     const { clock, scheduler } = await setup(
       { binance: 10 },

@@ -40,6 +40,8 @@ interface Lane {
   readonly queue: Job[]
   /** An exchange-scope limit said no until then. */
   blockedUntil: number
+  /** Syncs in a row that ended in TIMEOUT: an exchange that hangs keeps one slot while others have work. */
+  timeoutsInARow: number
   /** The exchange's sweep in progress. Each exchange sweeps on its own, so one held up by its budget never delays another's next sweep. */
   sweep: Sweep | null
 }
@@ -82,6 +84,9 @@ export interface SchedulerStats {
 
 /** How many of the most recently active users a new sweep puts first (each costs a `listByUser`). */
 const ACTIVE_USERS_PER_SWEEP = 100
+
+/** Timeouts in a row after which an exchange counts as hanging and is owed one slot while others have work. */
+const HANGING_AFTER_TIMEOUTS = 2
 
 /** How many queued jobs of one lane the dispatcher looks at to find one whose account is not paused. */
 const SCAN_DEPTH = 32
@@ -130,6 +135,7 @@ export class SyncScheduler {
         urgent: [],
         queue: [],
         blockedUntil: 0,
+        timeoutsInARow: 0,
         sweep: null,
       })
     }
@@ -555,25 +561,35 @@ export class SyncScheduler {
   /**
    * The lane that gets the next free slot: of the lanes with work, the one with the fewest syncs in flight, taking
    * turns on ties. A lane at or past its fair share of the global cap only gets a slot that no other lane with work
-   * is owed, so an exchange whose calls hang cannot collect every slot while another has work. A lane waiting for
-   * budget is still owed its share (it will need it soon), unless its wait is longer than a call may take.
+   * is owed, so an exchange whose calls hang cannot collect every slot while another has work; one whose last calls
+   * timed out is owed a single slot while a healthy one has work. A lane waiting for budget is still owed its share
+   * (it will need it soon), unless its wait is longer than a call may take.
    */
   #pickLane(stuck: ReadonlySet<Lane>, now: number): Lane | undefined {
     const { concurrency, timeoutMs } = this.#options
     const lanes = this.#laneOrder
-    let wanting = 0
-    for (const lane of lanes) if (this.#wants(lane, now, timeoutMs)) wanting++
-    if (wanting === 0) return undefined
-    const fairShare = Math.max(1, Math.floor(concurrency / wanting))
+    let healthy = 0
+    let hanging = 0
+    for (const lane of lanes) {
+      if (!this.#wants(lane, now, timeoutMs)) continue
+      if (lane.timeoutsInARow >= HANGING_AFTER_TIMEOUTS) hanging++
+      else healthy++
+    }
+    if (healthy + hanging === 0) return undefined
+    const fairShare =
+      healthy > 0
+        ? Math.max(1, Math.floor((concurrency - hanging) / healthy))
+        : Math.max(1, Math.floor(concurrency / hanging))
+    const shareOf = (lane: Lane) => (healthy > 0 && lane.timeoutsInARow >= HANGING_AFTER_TIMEOUTS ? 1 : fairShare)
     const free = concurrency - this.#running.size
     let owed = 0
-    for (const lane of lanes) if (this.#wants(lane, now, timeoutMs)) owed += Math.max(0, fairShare - lane.inFlight)
+    for (const lane of lanes) if (this.#wants(lane, now, timeoutMs)) owed += Math.max(0, shareOf(lane) - lane.inFlight)
     let best: Lane | undefined
     let bestTurn = 0
     for (let turn = 0; turn < lanes.length; turn++) {
       const lane = lanes[(this.#nextLane + turn) % lanes.length] as Lane
       if (stuck.has(lane) || lane.blockedUntil > now || !this.#wants(lane, now, timeoutMs)) continue
-      const ownDue = Math.max(0, fairShare - lane.inFlight)
+      const ownDue = Math.max(0, shareOf(lane) - lane.inFlight)
       if (ownDue === 0 && free - 1 < owed) continue
       if (!best || lane.inFlight < best.inFlight) {
         best = lane
@@ -690,6 +706,7 @@ export class SyncScheduler {
     this.#running.set(id, promise)
     void promise.then((outcome) => {
       lane.inFlight--
+      lane.timeoutsInARow = !outcome.ok && outcome.error.code === 'TIMEOUT' ? lane.timeoutsInARow + 1 : 0
       this.#running.delete(id)
       job.resolve(outcome)
       const sweep = job.sweep
