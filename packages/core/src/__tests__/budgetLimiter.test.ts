@@ -160,3 +160,18 @@ describe('resolveLimits', () => {
     expect(resolveLimits('kraken', undefined).budgets).toEqual([{ scope: 'exchange', limit: 60, windowMs: 60_000 }])
   })
 })
+
+describe('memory', () => {
+  it('forgets account pauses long over, even on an exchange whose only budget is exchange-wide', () => {
+    // Binance keeps one window for the whole exchange; its accounts still get paused one by one.
+    const limiter = limiterFor({ binance: exchangeBudget(6_000, 60_000, 20) })
+    for (let n = 0; n < 20_000; n++) {
+      const now = T0 + n * 600_000
+      limiter.acquire({ exchange: 'binance', connectionId: `b${n}`, now })
+      limiter.settle({ exchange: 'binance', connectionId: `b${n}` }, { now, result: 'rate-limited', scope: 'account' })
+    }
+    // Held entries stay within the pruning threshold, not one per account ever paused.
+    expect(limiter.retained()).toBeLessThanOrEqual(1_100)
+    expect(limiter.stats('binance', T0 + 20_000 * 600_000).pausedAccounts).toBe(0)
+  })
+})

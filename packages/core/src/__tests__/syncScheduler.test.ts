@@ -424,7 +424,7 @@ describe('failures', () => {
       return { balances: BTC }
     })
     const { scheduler, store, connections, clock } = await setup(1, [adapter], {
-      random: () => 1,
+      random: () => 0,
       backoff: { baseMs: 30_000, maxMs: 8 * MINUTE },
     })
     const id = (connections[0] as Connection).id
@@ -437,7 +437,7 @@ describe('failures', () => {
       delays.push((connection.nextSyncAt as number) - clock.now())
       await clock.advance((connection.nextSyncAt as number) - clock.now())
     }
-    // 30 s, 60 s, 120 s, ... capped at 8 min; never below the 60 s interval.
+    // 30 s, 60 s, 120 s, ... capped at 8 min; never below the 60 s interval (no jitter with random() = 0).
     expect(delays).toEqual([MINUTE, MINUTE, 2 * MINUTE, 4 * MINUTE, 8 * MINUTE, 8 * MINUTE])
     expect(adapter.calls).toHaveLength(6)
     failing = false
@@ -459,9 +459,20 @@ describe('failures', () => {
       await scheduler.runOnce()
       nexts.push(((await store.get((connections[0] as Connection).id))?.nextSyncAt as number) - clock.now())
     }
-    expect(nexts[0]).toBe(4 * MINUTE)
-    expect(nexts[1]).toBe(6 * MINUTE)
-    expect(nexts[2]).toBeGreaterThan(7.9 * MINUTE)
+    // Up to half the delay again at random, above the floor: the first retry is spread too.
+    expect(nexts[0]).toBe(8 * MINUTE)
+    expect(nexts[1]).toBe(10 * MINUTE)
+    expect(nexts[2]).toBeGreaterThan(11.9 * MINUTE)
+  })
+
+  it('jitters the first retry too with the default backoff', async () => {
+    const adapter = recordingAdapter('binance', () => {
+      throw new SyncError('NETWORK', 'reset')
+    })
+    const { scheduler, store, connections, clock } = await setup(1, [adapter], { random: () => 0.5 })
+    await scheduler.runOnce()
+    const next = (await store.get((connections[0] as Connection).id))?.nextSyncAt as number
+    expect(next - clock.now()).toBe(75_000)
   })
 
   it('waits at least as long as a Retry-After asks', async () => {

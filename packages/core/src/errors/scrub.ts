@@ -6,19 +6,35 @@ const REDACTED = '[redacted]'
 const MIN_SECRET_LENGTH = 4
 const MAX_CAUSE_DEPTH = 4
 
+/** Every credential value worth scrubbing, also as it appears URL-encoded (in a query string or a signed URL). */
 export function secretValues(credentials: Credentials | null | undefined): string[] {
   if (!credentials) return []
-  return Object.values(credentials).filter(
-    (value): value is string => typeof value === 'string' && value.length >= MIN_SECRET_LENGTH,
-  )
+  const values = new Set<string>()
+  for (const value of Object.values(credentials)) {
+    if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) continue
+    values.add(value)
+    values.add(encodeURIComponent(value))
+  }
+  return [...values]
 }
 
-export function scrubText(text: string, secrets: readonly string[]): string {
-  let clean = text
+/** The text with every secret replaced. Takes anything: an adapter may throw values that are not strings. */
+export function scrubText(text: unknown, secrets: readonly string[]): string {
+  let clean = safeString(text)
   for (const secret of secrets) {
     if (clean.includes(secret)) clean = clean.split(secret).join(REDACTED)
   }
   return clean
+}
+
+/** `String(value)`, except it never throws (`Object.create(null)` has no `toString`). */
+export function safeString(value: unknown): string {
+  if (typeof value === 'string') return value
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }
 
 /**
@@ -40,10 +56,10 @@ export function scrubSyncError(error: SyncError, secrets: readonly string[]): Sy
 function scrubCause(cause: unknown, secrets: readonly string[], depth: number): Error | undefined {
   if (cause === undefined || cause === null) return undefined
   if (depth >= MAX_CAUSE_DEPTH) return undefined
-  if (!(cause instanceof Error)) return new Error(scrubText(String(cause), secrets))
+  if (!(cause instanceof Error)) return new Error(scrubText(cause, secrets))
   const inner = scrubCause(cause.cause, secrets, depth + 1)
   const copy = new Error(scrubText(cause.message, secrets), inner === undefined ? undefined : { cause: inner })
-  copy.name = cause.name
+  copy.name = safeString(cause.name)
   copy.stack = cause.stack === undefined ? undefined : scrubText(cause.stack, secrets)
   return copy
 }

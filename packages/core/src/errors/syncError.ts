@@ -70,6 +70,11 @@ export function isSyncError(value: unknown): value is SyncError {
 /** Anything an adapter throws, as a SyncError: SyncErrors pass through, the rest become `UNKNOWN` with `cause`. */
 export function toSyncError(value: unknown): SyncError {
   if (isSyncError(value)) return value
-  const message = value instanceof Error ? value.message : typeof value === 'string' ? value : 'non-error thrown'
+  const message =
+    value instanceof Error && typeof value.message === 'string'
+      ? value.message
+      : typeof value === 'string'
+        ? value
+        : 'a value that is not an Error was thrown'
   return new SyncError('UNKNOWN', `Adapter failed: ${message}`, { cause: value })
 }

@@ -89,6 +89,7 @@ export class BudgetLimiter implements SyncLimiter {
         settlement.retryAfterMs ?? Math.min(this.#maxBackoffMs, this.#backoffMs * 2 ** Math.min(pause.strikes - 1, 20))
       pause.until = Math.max(pause.until, now + waitMs)
       this.#pauses.set(key, pause)
+      if (this.#pauses.size > this.#pruneAt) this.#prune(now)
       return { pausedUntil: pause.until }
     }
     if (settlement.result === 'ok') {
@@ -116,6 +117,11 @@ export class BudgetLimiter implements SyncLimiter {
     return { budgetLeft, pausedUntil: pause && pause.until > now ? pause.until : null, pausedAccounts }
   }
 
+  /** Windows and pauses held in memory; it follows the accounts in use, not every account ever seen. */
+  retained(): number {
+    return this.#windows.size + this.#pauses.size
+  }
+
   #window(exchange: string, connectionId: string, scope: 'exchange' | 'account', index: number): SlidingWindow {
     const key = scope === 'exchange' ? `${exchange}#${index}` : `${accountKey(exchange, connectionId)}#${index}`
     let window = this.#windows.get(key)
@@ -133,7 +139,7 @@ export class BudgetLimiter implements SyncLimiter {
       if (key.includes('\u0000') && window.isEmpty(now)) this.#windows.delete(key)
     // A pause long over, by more than the longest backoff, no longer says anything about the next one.
     for (const [key, pause] of this.#pauses) if (pause.until + this.#maxBackoffMs <= now) this.#pauses.delete(key)
-    this.#pruneAt = Math.max(1_024, this.#windows.size * 2)
+    this.#pruneAt = Math.max(1_024, this.#windows.size * 2, this.#pauses.size * 2)
   }
 }
 

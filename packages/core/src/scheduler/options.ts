@@ -32,7 +32,7 @@ export interface SyncSchedulerOptions {
   limits?: Record<string, ExchangeLimits>
   /** A sync still running after this long is aborted and fails with `TIMEOUT`. @default 30_000 */
   timeoutMs?: number
-  /** Delay after transient failures: `baseMs * 2^(failures - 1)` with jitter, capped at `maxMs`, never below `intervalMs`. @default { baseMs: intervalMs, maxMs: 3_600_000 } */
+  /** Delay after transient failures: `baseMs * 2^(failures - 1)` with jitter, capped at `maxMs`, never below `intervalMs`. @default { baseMs: intervalMs, maxMs: the larger of 3_600_000 and baseMs } */
   backoff?: { baseMs?: number; maxMs?: number }
   /** How often the background loop looks for due connections. @default intervalMs / 60, between 250 and 5_000 */
   tickMs?: number
@@ -131,7 +131,11 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
     clock: systemClock,
     random: Math.random,
     ...withoutUndefined(input),
-    backoff: { baseMs: intervalMs, maxMs: 3_600_000, ...withoutUndefined(input.backoff ?? {}) },
+    // The cap defaults to an hour, or to the base when that is longer (an interval of hours).
+    backoff: {
+      baseMs: input.backoff?.baseMs ?? intervalMs,
+      maxMs: input.backoff?.maxMs ?? Math.max(3_600_000, input.backoff?.baseMs ?? intervalMs),
+    },
   }
   parseOptions('SyncScheduler', optionsSchema, withDefaults)
   const options = withDefaults as typeof withDefaults & { store: SyncStore; exchanges: ExchangeAdapter[] }

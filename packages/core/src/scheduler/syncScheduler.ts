@@ -107,7 +107,11 @@ export class SyncScheduler {
   /** Connection id -> queued job not yet started. */
   readonly #queued = new Map<string, Job>()
   /** Aborts for the adapter calls in flight, for `stop`. */
-  readonly #aborts = new Set<(reason: SyncError) => void>()
+  readonly #adapterCalls = new Set<(reason: SyncError) => void>()
+  /** How many times stop() began: a syncNow that awaited the store across one must not start. */
+  #stops = 0
+  /** How many times stop() aborted: a sync that was reading its credentials then must not call the exchange. */
+  #aborts = 0
   /** User id -> until when their connections go first. */
   readonly #activeUsers = new Map<string, number>()
   /** Connection id -> until when not to retry, after the store failed to record its result. */
@@ -158,6 +162,7 @@ export class SyncScheduler {
     this.#started = false
     this.#clearTimer('tick')
     this.#closing = true
+    this.#stops++
     try {
       for (const job of [...this.#queued.values()]) this.#drop(job)
       const sweeps = this.#sweeps()
@@ -165,25 +170,33 @@ export class SyncScheduler {
         sweep.exhausted = true
         this.#maybeFinish(sweep)
       }
-      const drained = Promise.all(this.#running.values())
-      let timer: TimerHandle | undefined
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        if (timeoutMs <= 0) resolve('timeout')
-        else timer = this.#options.clock.setTimeout(() => resolve('timeout'), timeoutMs)
-      })
-      const winner =
-        this.#running.size === 0 ? 'drained' : await Promise.race([drained.then(() => 'drained' as const), timedOut])
-      if (timer !== undefined) this.#options.clock.clearTimeout(timer)
-      if (winner === 'timeout') {
-        const reason = new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.')
-        for (const abort of [...this.#aborts]) abort(reason)
-        await drained
+      const settled = Promise.all([...this.#running.values(), ...sweeps.map((sweep) => sweep.done)])
+      if (await this.#within(settled, timeoutMs)) return
+      // Past the deadline: abort what still runs. A sync not yet at its adapter call sees #aborts and stops there.
+      this.#aborts++
+      const reason = new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.')
+      for (const abort of [...this.#adapterCalls]) abort(reason)
+      // Aborted syncs end at once; only a store call that never answers can hold one, and stop() must still return.
+      if (!(await this.#within(settled, Math.max(timeoutMs, 1_000)))) {
+        this.#emitError('stop() returned with syncs still waiting for the store', new Error('store did not answer'))
       }
-      await Promise.all(sweeps.map((sweep) => sweep.done))
     } finally {
       this.#clearTimer('wake')
       this.#closing = false
     }
+  }
+
+  /** True when `promise` settles within `ms` (at once for `ms <= 0`), false otherwise. */
+  #within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+    const { clock } = this.#options
+    let timer: TimerHandle | undefined
+    const deadline = new Promise<boolean>((resolve) => {
+      if (ms <= 0) resolve(false)
+      else timer = clock.setTimeout(() => resolve(false), ms)
+    })
+    return Promise.race([promise.then(() => true), deadline]).finally(() => {
+      if (timer !== undefined) clock.clearTimeout(timer)
+    })
   }
 
   /**
@@ -227,12 +240,14 @@ export class SyncScheduler {
       this.#promote(queued)
       return queued.promise
     }
+    const stops = this.#stops
     const connection = await this.#options.store.get(connectionId)
     if (!connection) throw new SyncError('UNKNOWN', `Unknown connection "${connectionId}".`)
+    // A stop() that began while the store answered wins: nothing starts after stop().
+    if (this.#closing || stops !== this.#stops) return cancelled(connectionId, 'The scheduler stopped.')
     this.markActive(connection.userId)
     const joined = this.#running.get(connectionId) ?? this.#queued.get(connectionId)?.promise
     if (joined) return joined
-    if (this.#closing) return cancelled(connectionId, 'The scheduler is stopping.')
     if (connection.status === 'error') {
       // The keys were rejected; only new credentials can help, and retrying bad keys risks an exchange ban.
       const code = connection.lastError?.code ?? 'AUTH_FAILED'
@@ -324,12 +339,28 @@ export class SyncScheduler {
   }
 
   once<E extends keyof SyncSchedulerEvents>(event: E, listener: SyncSchedulerEvents[E]): this {
-    this.#events.once(event, listener as never)
+    // Events are delivered by #emit, one listener at a time, so a once-listener removes itself here.
+    const wrapper = Object.assign(
+      (payload: never) => {
+        this.#events.off(event, wrapper as never)
+        return (listener as (payload: never) => unknown)(payload)
+      },
+      { listener },
+    )
+    this.#events.on(event, wrapper as never)
     return this
   }
 
   off<E extends keyof SyncSchedulerEvents>(event: E, listener?: SyncSchedulerEvents[E]): this {
-    this.#events.off(event, listener as never)
+    if (listener === undefined) {
+      this.#events.off(event)
+      return this
+    }
+    for (const registered of this.#events.listeners(event)) {
+      if (registered === listener || (registered as { listener?: unknown }).listener === listener) {
+        this.#events.off(event, registered as never)
+      }
+    }
     return this
   }
 
@@ -394,9 +425,11 @@ export class SyncScheduler {
   /** Queues the active users' due connections before the first page is read, so they go first. */
   #beginSweeps(sweeps: Sweep[], now: number): void {
     if (sweeps.length === 0) return
-    void this.#prioritizeActiveUsers(sweeps, now).then(() => {
-      for (const sweep of sweeps) this.#refill(sweep)
-    })
+    void this.#prioritizeActiveUsers(sweeps, now)
+      .catch((error: unknown) => this.#emitError('Putting active users first failed', error))
+      .then(() => {
+        for (const sweep of sweeps) this.#refill(sweep)
+      })
   }
 
   #sweeps(): Sweep[] {
@@ -447,10 +480,12 @@ export class SyncScheduler {
     const { store } = this.#options
     const lists = await Promise.all(
       userIds.map((userId) =>
-        store.listByUser(userId).catch((error: unknown) => {
-          this.#emitError('store.listByUser failed for a user', error)
-          return [] as Connection[]
-        }),
+        Promise.resolve()
+          .then(() => store.listByUser(userId))
+          .catch((error: unknown) => {
+            this.#emitError('store.listByUser failed for a user', error)
+            return [] as Connection[]
+          }),
       ),
     )
     if (this.#closing) return
@@ -702,7 +737,12 @@ export class SyncScheduler {
     this.#queued.delete(id)
     lane.inFlight++
     if (job.sweep) job.sweep.report.attempted++
-    const promise = this.#execute(lane, job, permit)
+    const promise = this.#execute(lane, job, permit).catch((error: unknown) => {
+      // #execute turns every failure into an outcome; this is the net under that promise, so the slot, the sweep
+      // and the caller are released whatever goes wrong (a throwing custom limiter, say).
+      this.#emitError(`The sync of connection ${id} failed unexpectedly`, error)
+      return failed(id, new SyncError('UNKNOWN', 'The sync failed unexpectedly.'))
+    })
     this.#running.set(id, promise)
     void promise.then((outcome) => {
       lane.inFlight--
@@ -745,6 +785,7 @@ export class SyncScheduler {
     const { connection, trigger } = job
     const base = { connectionId: connection.id, userId: connection.userId, exchange: connection.exchange, trigger }
     const startedAt = clock.now()
+    const aborts = this.#aborts
     if (this.#listening('sync:start')) this.#emit('sync:start', { ...base, startedAt })
 
     let credentials: Credentials | null
@@ -773,12 +814,18 @@ export class SyncScheduler {
       )
     }
 
+    if (aborts !== this.#aborts) {
+      this.#limiter.settle(permit, { now: clock.now(), result: 'failed' })
+      const error = new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.')
+      return this.#reportFailure(base, startedAt, error, null, false)
+    }
+
     let result: FetchBalancesResult
     try {
       result = validateResult(await this.#fetchWithTimeout(lane.adapter, connection, credentials))
     } catch (thrown) {
       const error = scrubSyncError(toSyncError(thrown), secretValues(credentials))
-      return this.#recordFailure(base, connection, startedAt, error, permit)
+      return this.#recordFailure(base, connection, credentials, startedAt, error, permit)
     }
 
     const finishedAt = clock.now()
@@ -818,7 +865,7 @@ export class SyncScheduler {
       const settle = () => {
         settled = true
         if (timer !== undefined) clock.clearTimeout(timer)
-        this.#aborts.delete(abort)
+        this.#adapterCalls.delete(abort)
         signal?.removeEventListener('abort', onCallerAbort)
       }
       // Rejects at once, whether or not the adapter honours its signal.
@@ -831,7 +878,7 @@ export class SyncScheduler {
       const onCallerAbort = () => abort(new SyncError('CANCELLED', 'The caller went away before the sync finished.'))
       if (signal?.aborted) return onCallerAbort()
       signal?.addEventListener('abort', onCallerAbort, { once: true })
-      this.#aborts.add(abort)
+      this.#adapterCalls.add(abort)
       timer = clock.setTimeout(
         () => abort(new SyncError('TIMEOUT', `No answer from ${adapter.id} within ${timeoutMs} ms.`)),
         timeoutMs,
@@ -856,6 +903,7 @@ export class SyncScheduler {
   async #recordFailure(
     base: Omit<SyncFailureEvent, 'error' | 'startedAt' | 'finishedAt' | 'nextSyncAt' | 'disabled'>,
     connection: Connection,
+    used: Credentials,
     startedAt: number,
     error: SyncError,
     permit: LimitPermit,
@@ -864,6 +912,9 @@ export class SyncScheduler {
     const finishedAt = clock.now()
     this.#settle(permit, settlementFor(error, finishedAt))
     if (error.code === 'CANCELLED') return this.#reportFailure(base, startedAt, error, null, false)
+    // New keys may have arrived while this call ran with the old ones: its failure says nothing about them, and
+    // recording it would disable (or back off) a connection the user just repaired.
+    if (!(await this.#stillUses(connection.id, used))) return this.#reportFailure(base, startedAt, error, null, false)
     const disable = error.permanent
     const delay = backoffDelay(connection.failureCount + 1, backoff, intervalMs, random)
     const nextSyncAt = finishedAt + Math.max(delay, error.retryAfterMs ?? 0)
@@ -885,6 +936,15 @@ export class SyncScheduler {
       this.#emit('connection:disabled', { connectionId, userId, exchange, error })
     }
     return outcome
+  }
+
+  async #stillUses(connectionId: string, used: Credentials): Promise<boolean> {
+    try {
+      const current = await this.#options.store.getCredentials(connectionId)
+      return current !== null && sameCredentials(current, used)
+    } catch {
+      return true
+    }
   }
 
   #reportFailure(
@@ -960,4 +1020,8 @@ function sum(reports: SweepReport[], field: 'attempted' | 'succeeded' | 'failed'
   let total = 0
   for (const report of reports) total += report[field]
   return total
+}
+
+function sameCredentials(a: Credentials, b: Credentials): boolean {
+  return a.apiKey === b.apiKey && a.secret === b.secret && a.password === b.password && a.uid === b.uid
 }

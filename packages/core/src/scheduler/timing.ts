@@ -22,9 +22,9 @@ export function nextPhaseAt(connectionId: string, finishedAt: number, intervalMs
 }
 
 /**
- * Delay after the `failures`-th transient failure in a row: exponential from `baseMs`, capped at `maxMs`,
- * with "equal jitter" (half fixed, half random) so failing connections do not retry in lockstep, and never
- * sooner than the normal interval.
+ * Delay after the `failures`-th transient failure in a row: exponential from `baseMs`, never sooner than the normal
+ * interval, plus up to half of that at random so failing connections do not retry in lockstep, capped at `maxMs`
+ * (or the interval, when that is longer).
  */
 export function backoffDelay(
   failures: number,
@@ -32,7 +32,7 @@ export function backoffDelay(
   intervalMs: number,
   random: () => number,
 ): number {
-  const exponential = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 30))
-  const jittered = exponential / 2 + (exponential / 2) * random()
-  return Math.round(Math.max(intervalMs, jittered))
+  const exponential = backoff.baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 30)
+  const floor = Math.max(intervalMs, Math.min(backoff.maxMs, exponential))
+  return Math.round(Math.min(Math.max(backoff.maxMs, intervalMs), floor * (1 + random() / 2)))
 }
