@@ -30,3 +30,13 @@ describe('SortedList', () => {
     expect(list.delete(100_000)).toBe(false)
   })
 })
+
+describe('SortedList.at', () => {
+  it('finds the element at a position across chunks', () => {
+    const list = new SortedList<number>((a, b) => a - b, 4)
+    for (const value of [50, 10, 40, 20, 30, 60, 70, 80, 90, 0]) list.insert(value)
+    expect([0, 3, 9].map((position) => list.at(position))).toEqual([0, 30, 90])
+    expect(list.at(10)).toBeUndefined()
+    expect(list.at(-1)).toBeUndefined()
+  })
+})

@@ -25,38 +25,78 @@ function compareKeys(a: Key, b: Key): number {
 
 const keyOf = (connection: Connection): Key => ({ lastSyncAt: connection.lastSyncAt, id: connection.id })
 
+/** Position in the due-time index: when the connection is next due (null: now), then id. */
+interface DueKey {
+  at: number
+  id: string
+}
+
+function compareDueKeys(a: DueKey, b: DueKey): number {
+  if (a.at !== b.at) return a.at < b.at ? -1 : 1
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
+const dueKeyOf = (connection: Connection): DueKey => ({
+  at: connection.nextSyncAt ?? Number.NEGATIVE_INFINITY,
+  id: connection.id,
+})
+
 function copyConnection(connection: Connection): Connection {
   return { ...connection, lastError: connection.lastError && { ...connection.lastError } }
 }
 
 /**
- * The default SyncStore: everything in memory, gone on restart. Keeps one ordered index per exchange so that
- * `listDue` pages cost O(log n + page), and hands out copies so callers cannot mutate stored state.
+ * The default SyncStore: everything in memory, gone on restart. Per exchange it keeps two ordered indexes, by
+ * `lastSyncAt` (the order `listDue` answers in) and by `nextSyncAt` (which ones are due), so a page costs about the
+ * number of due connections, not the size of the store. It hands out copies so callers cannot mutate stored state.
  */
 export class MemoryStore implements SyncStore {
   readonly #entries = new Map<string, Entry>()
   readonly #byUser = new Map<string, Set<string>>()
-  readonly #due = new Map<string, SortedList<Key>>()
+  readonly #bySyncAt = new Map<string, SortedList<Key>>()
+  readonly #byDueAt = new Map<string, SortedList<DueKey>>()
   #seq = 0
 
   async listDue(now: number, limit: number, options: ListDueOptions = {}): Promise<Connection[]> {
-    const exchanges = options.exchange === undefined ? [...this.#due.keys()] : [options.exchange]
+    const exchanges = options.exchange === undefined ? [...this.#bySyncAt.keys()] : [options.exchange]
     const page: Connection[] = []
-    for (const exchange of exchanges) {
-      const index = this.#due.get(exchange)
-      if (!index) continue
-      let taken = 0
-      for (const key of index.valuesAfter(options.after)) {
-        if (taken >= limit) break
-        const connection = (this.#entries.get(key.id) as Entry).connection
-        if (connection.status !== 'active') continue
-        if (connection.nextSyncAt !== null && connection.nextSyncAt > now) continue
-        page.push(copyConnection(connection))
-        taken++
-      }
-    }
+    for (const exchange of exchanges) page.push(...this.#dueOf(exchange, now, limit, options.after))
     if (exchanges.length > 1) page.sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
     return page.length > limit ? page.slice(0, limit) : page
+  }
+
+  /**
+   * One exchange's page. When few connections are due (the steady state: each comes due at its own moment), they
+   * are read off the due-time index and sorted; when many are (a first sweep, an outage), the `lastSyncAt` index is
+   * walked, where due connections are dense.
+   */
+  #dueOf(exchange: string, now: number, limit: number, after: Key | undefined): Connection[] {
+    const bySyncAt = this.#bySyncAt.get(exchange)
+    const byDueAt = this.#byDueAt.get(exchange)
+    if (!bySyncAt || !byDueAt) return []
+    const few = limit * 16
+    const boundary = byDueAt.at(few)
+    if (boundary === undefined || boundary.at > now) {
+      const due: Connection[] = []
+      for (const key of byDueAt.valuesAfter()) {
+        if (key.at > now) break
+        const connection = (this.#entries.get(key.id) as Entry).connection
+        if (connection.status === 'active' && (after === undefined || compareKeys(keyOf(connection), after) > 0)) {
+          due.push(connection)
+        }
+      }
+      due.sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
+      return due.slice(0, limit).map(copyConnection)
+    }
+    const page: Connection[] = []
+    for (const key of bySyncAt.valuesAfter(after)) {
+      if (page.length >= limit) break
+      const connection = (this.#entries.get(key.id) as Entry).connection
+      if (connection.status !== 'active') continue
+      if (connection.nextSyncAt !== null && connection.nextSyncAt > now) continue
+      page.push(copyConnection(connection))
+    }
+    return page
   }
 
   async get(id: string): Promise<Connection | null> {
@@ -128,7 +168,8 @@ export class MemoryStore implements SyncStore {
     let ids = this.#byUser.get(connection.userId)
     if (!ids) this.#byUser.set(connection.userId, (ids = new Set()))
     ids.add(connection.id)
-    this.#indexFor(connection.exchange).insert(keyOf(connection))
+    this.#index(this.#bySyncAt, connection.exchange, compareKeys).insert(keyOf(connection))
+    this.#index(this.#byDueAt, connection.exchange, compareDueKeys).insert(dueKeyOf(connection))
     return copyConnection(connection)
   }
 
@@ -144,7 +185,8 @@ export class MemoryStore implements SyncStore {
     const entry = this.#entries.get(id)
     if (!entry) return false
     this.#entries.delete(id)
-    this.#indexFor(entry.connection.exchange).delete(keyOf(entry.connection))
+    this.#index(this.#bySyncAt, entry.connection.exchange, compareKeys).delete(keyOf(entry.connection))
+    this.#index(this.#byDueAt, entry.connection.exchange, compareDueKeys).delete(dueKeyOf(entry.connection))
     const ids = this.#byUser.get(entry.connection.userId)
     ids?.delete(id)
     if (ids?.size === 0) this.#byUser.delete(entry.connection.userId)
@@ -155,16 +197,21 @@ export class MemoryStore implements SyncStore {
     const before = entry.connection
     const after = { ...before, ...changes }
     if (after.lastSyncAt !== before.lastSyncAt) {
-      const index = this.#indexFor(before.exchange)
+      const index = this.#index(this.#bySyncAt, before.exchange, compareKeys)
       index.delete(keyOf(before))
       index.insert(keyOf(after))
+    }
+    if (after.nextSyncAt !== before.nextSyncAt) {
+      const index = this.#index(this.#byDueAt, before.exchange, compareDueKeys)
+      index.delete(dueKeyOf(before))
+      index.insert(dueKeyOf(after))
     }
     entry.connection = after
   }
 
-  #indexFor(exchange: string): SortedList<Key> {
-    let index = this.#due.get(exchange)
-    if (!index) this.#due.set(exchange, (index = new SortedList(compareKeys)))
+  #index<K>(indexes: Map<string, SortedList<K>>, exchange: string, compare: (a: K, b: K) => number): SortedList<K> {
+    let index = indexes.get(exchange)
+    if (!index) indexes.set(exchange, (index = new SortedList(compare)))
     return index
   }
 }

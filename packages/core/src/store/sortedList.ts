@@ -46,6 +46,17 @@ export class SortedList<T> {
     return true
   }
 
+  /** The element at this position in order (0 is the smallest), or undefined past the end. */
+  at(position: number): T | undefined {
+    if (position < 0 || position >= this.#size) return undefined
+    let rest = position
+    for (const chunk of this.#chunks) {
+      if (rest < chunk.length) return chunk[rest]
+      rest -= chunk.length
+    }
+    return undefined
+  }
+
   /** Elements in order, starting with the first that sorts strictly after `after` (or from the start). */
   *valuesAfter(after?: T): Generator<T> {
     let chunkIndex = 0
