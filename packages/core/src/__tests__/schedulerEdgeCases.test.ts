@@ -1,30 +1,37 @@
 import { deferred, FakeClock, recordingAdapter } from '@syncfolio/testing'
 import { describe, expect, it } from 'vitest'
 import { SyncError } from '../errors/syncError.js'
+import type { SyncSchedulerOptions } from '../scheduler/options.js'
 import { SyncScheduler } from '../scheduler/syncScheduler.js'
 import { MemoryStore } from '../store/memoryStore.js'
-import type { Balance } from '../types.js'
+import type { Balance, FetchBalancesRequest, FetchBalancesResult } from '../types.js'
 
 // Edge cases where an adapter, a store or a caller does something odd at a bad moment.
 
 const BTC: Balance[] = [{ asset: 'BTC', free: '1', used: '0', total: '1' }]
 const CREDS = { apiKey: 'key-ABCDEFGH', secret: 'secret-IJKLMNOPQRST' }
 
+/** A store with one Binance connection and a scheduler over it, budgets off. */
+async function build(
+  handler: (request: FetchBalancesRequest) => Promise<FetchBalancesResult> | FetchBalancesResult,
+  options: Partial<SyncSchedulerOptions> = {},
+) {
+  const store = new MemoryStore()
+  const clock = new FakeClock()
+  const c = await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
+  const adapter = recordingAdapter('binance', handler)
+  const scheduler = new SyncScheduler({
+    store,
+    clock,
+    exchanges: [adapter],
+    limits: { binance: { budgets: [] } },
+    ...options,
+  })
+  return { store, clock, c, adapter, scheduler }
+}
+
 describe('odd values thrown by an adapter', () => {
-  async function setup(thrown: () => unknown) {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    const c = await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
-    const scheduler = new SyncScheduler({
-      store,
-      clock,
-      limits: { binance: { budgets: [] } },
-      exchanges: [recordingAdapter('binance', () => Promise.reject(thrown()))],
-    })
-    const errors: unknown[] = []
-    scheduler.on('error', (e) => errors.push(e))
-    return { store, clock, c, scheduler }
-  }
+  const setup = (thrown: () => unknown) => build(() => Promise.reject(thrown()))
 
   it.each([
     ['null-prototype object', () => Object.create(null)],
@@ -55,18 +62,14 @@ describe('odd values thrown by an adapter', () => {
   })
 
   it('one garbage rejection does not stop the background schedule of the whole exchange', async () => {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
     let first = true
-    const adapter = recordingAdapter('binance', () => {
+    const { store, clock, adapter, scheduler } = await build(() => {
       if (first) {
         first = false
         return Promise.reject(Object.create(null))
       }
       return { balances: [] }
     })
-    const scheduler = new SyncScheduler({ store, clock, exchanges: [adapter], limits: { binance: { budgets: [] } } })
     scheduler.start()
     await clock.advance(1_000)
     const later = await store.add({ userId: 'v', exchange: 'binance', credentials: CREDS })
@@ -78,15 +81,7 @@ describe('odd values thrown by an adapter', () => {
 
 describe('once()', () => {
   it('a once() listener fires only once', async () => {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    const c = await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
-    const scheduler = new SyncScheduler({
-      store,
-      clock,
-      exchanges: [recordingAdapter('binance', () => ({ balances: BTC }))],
-      limits: { binance: { budgets: [] } },
-    })
+    const { c, scheduler } = await build(() => ({ balances: BTC }))
     let calls = 0
     scheduler.once('sync:success', () => {
       calls++
@@ -100,18 +95,14 @@ describe('once()', () => {
 
 describe('races with stop(), new credentials and failing stores', () => {
   it('a sync with the old keys that fails after updateCredentials does not disable the new keys', async () => {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    const c = await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
     const gate = deferred<void>()
-    const adapter = recordingAdapter('binance', async ({ credentials }) => {
+    const { store, clock, c, scheduler } = await build(async ({ credentials }) => {
       if (credentials.apiKey === CREDS.apiKey) {
         await gate.promise
         throw new SyncError('AUTH_FAILED', 'revoked')
       }
       return { balances: BTC }
     })
-    const scheduler = new SyncScheduler({ store, clock, exchanges: [adapter], limits: { binance: { budgets: [] } } })
     const old = scheduler.syncNow(c.id)
     await clock.advance(0)
     await clock.advance(10)
@@ -122,17 +113,14 @@ describe('races with stop(), new credentials and failing stores', () => {
   })
 
   it('a syncNow that began before stop() does not call the exchange after stop() returned', async () => {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    const c = await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
+    const { store, clock, c, adapter, scheduler } = await build(() => ({ balances: BTC }))
     const slowGet = deferred<void>()
     const get = store.get.bind(store)
+    // A store with a real round trip.
     store.get = async (id) => {
       await slowGet.promise
       return get(id)
-    } // a store with a real round trip
-    const adapter = recordingAdapter('binance', () => ({ balances: BTC }))
-    const scheduler = new SyncScheduler({ store, clock, exchanges: [adapter], limits: { binance: { budgets: [] } } })
+    }
     scheduler.start()
     const pending = scheduler.syncNow(c.id)
     await scheduler.stop()
@@ -143,23 +131,13 @@ describe('races with stop(), new credentials and failing stores', () => {
   })
 
   it('stop({ timeoutMs: 0 }) does not let a sync that was reading its credentials call the exchange', async () => {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    const c = await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
+    const { store, clock, c, adapter, scheduler } = await build(() => new Promise(() => {}), { timeoutMs: 30_000 })
     const slow = deferred<void>()
     const getCredentials = store.getCredentials.bind(store)
     store.getCredentials = async (id) => {
       await slow.promise
       return getCredentials(id)
     }
-    const adapter = recordingAdapter('binance', () => new Promise(() => {}))
-    const scheduler = new SyncScheduler({
-      store,
-      clock,
-      exchanges: [adapter],
-      limits: { binance: { budgets: [] } },
-      timeoutMs: 30_000,
-    })
     void scheduler.syncNow(c.id)
     await clock.advance(0)
     let stopped = false
@@ -174,16 +152,8 @@ describe('races with stop(), new credentials and failing stores', () => {
   })
 
   it('stop({ timeoutMs }) returns even if the store hangs recording a result', async () => {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    const c = await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
+    const { store, clock, c, scheduler } = await build(() => ({ balances: BTC }))
     store.recordSuccess = () => new Promise(() => {})
-    const scheduler = new SyncScheduler({
-      store,
-      clock,
-      exchanges: [recordingAdapter('binance', () => ({ balances: BTC }))],
-      limits: { binance: { budgets: [] } },
-    })
     void scheduler.syncNow(c.id)
     await clock.advance(0)
     let stopped = false
@@ -202,14 +172,10 @@ describe('races with stop(), new credentials and failing stores', () => {
   })
 
   it('a store whose listByUser throws synchronously does not kill the lane', async () => {
-    const store = new MemoryStore()
-    const clock = new FakeClock()
-    await store.add({ userId: 'u', exchange: 'binance', credentials: CREDS })
+    const { store, clock, adapter, scheduler } = await build(() => ({ balances: BTC }))
     store.listByUser = (() => {
       throw new Error('pool closed')
     }) as never
-    const adapter = recordingAdapter('binance', () => ({ balances: BTC }))
-    const scheduler = new SyncScheduler({ store, clock, exchanges: [adapter], limits: { binance: { budgets: [] } } })
     scheduler.on('error', () => {})
     scheduler.markActive('u')
     let done = false

@@ -602,28 +602,25 @@ export class SyncScheduler {
    */
   #pickLane(stuck: ReadonlySet<Lane>, now: number): Lane | undefined {
     const { concurrency, timeoutMs } = this.#options
-    const lanes = this.#laneOrder
-    let healthy = 0
-    let hanging = 0
-    for (const lane of lanes) {
-      if (!this.#wants(lane, now, timeoutMs)) continue
-      if (lane.timeoutsInARow >= HANGING_AFTER_TIMEOUTS) hanging++
-      else healthy++
-    }
-    if (healthy + hanging === 0) return undefined
+    const wanting = this.#laneOrder.filter((lane) => this.#wants(lane, now, timeoutMs))
+    if (wanting.length === 0) return undefined
+    const isHanging = (lane: Lane) => lane.timeoutsInARow >= HANGING_AFTER_TIMEOUTS
+    const hanging = wanting.filter(isHanging).length
+    const healthy = wanting.length - hanging
     const fairShare =
       healthy > 0
         ? Math.max(1, Math.floor((concurrency - hanging) / healthy))
         : Math.max(1, Math.floor(concurrency / hanging))
-    const shareOf = (lane: Lane) => (healthy > 0 && lane.timeoutsInARow >= HANGING_AFTER_TIMEOUTS ? 1 : fairShare)
+    const shareOf = (lane: Lane) => (healthy > 0 && isHanging(lane) ? 1 : fairShare)
     const free = concurrency - this.#running.size
     let owed = 0
-    for (const lane of lanes) if (this.#wants(lane, now, timeoutMs)) owed += Math.max(0, shareOf(lane) - lane.inFlight)
+    for (const lane of wanting) owed += Math.max(0, shareOf(lane) - lane.inFlight)
     let best: Lane | undefined
     let bestTurn = 0
+    const lanes = this.#laneOrder
     for (let turn = 0; turn < lanes.length; turn++) {
       const lane = lanes[(this.#nextLane + turn) % lanes.length] as Lane
-      if (stuck.has(lane) || lane.blockedUntil > now || !this.#wants(lane, now, timeoutMs)) continue
+      if (stuck.has(lane) || lane.blockedUntil > now || !wanting.includes(lane)) continue
       const ownDue = Math.max(0, shareOf(lane) - lane.inFlight)
       if (ownDue === 0 && free - 1 < owed) continue
       if (!best || lane.inFlight < best.inFlight) {
