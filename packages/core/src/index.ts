@@ -28,6 +28,7 @@ export type {
   WarningEvent,
 } from './scheduler/events.js'
 export type { Budget, ExchangeLimits, SyncSchedulerOptions } from './scheduler/options.js'
+export type { Scheduler } from './scheduler/scheduler.js'
 export type { SchedulerStats } from './scheduler/syncScheduler.js'
 export { SyncScheduler } from './scheduler/syncScheduler.js'
 export { freshConnection } from './store/freshConnection.js'

@@ -57,6 +57,11 @@ export interface FetchBalancesResult {
   balances: Balance[]
   /** What the exchange reported of its own rate-limit count, used to re-align the local budget. */
   usage?: { usedWeight?: number }
+  /**
+   * The exchange's own id of the account these keys belong to (OKX: the user's `uid`). Connections that report
+   * the same account share one account-scope budget, as the exchange counts it per user, not per key.
+   */
+  accountId?: string
 }
 
 /** Fetches one account's balances from one exchange. Throw a SyncError to say what went wrong. */

@@ -2,12 +2,12 @@ import { z } from 'zod'
 import { fn, positiveInt, withMethods } from '../errors/optionSchemas.js'
 import { parseOptions, withoutUndefined } from '../errors/parseOptions.js'
 import { type Clock, systemClock } from '../scheduler/clock.js'
-import type { SyncScheduler } from '../scheduler/syncScheduler.js'
+import type { Scheduler } from '../scheduler/scheduler.js'
 import type { SyncStore } from '../store/syncStore.js'
 
 /** What the handler uses of a SyncScheduler. */
 export type SyncHandlerScheduler = Pick<
-  SyncScheduler,
+  Scheduler,
   'syncNow' | 'markActive' | 'on' | 'off' | 'exchanges' | 'verifyCredentials'
 >
 

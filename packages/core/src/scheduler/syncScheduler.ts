@@ -16,6 +16,7 @@ import type {
   VerifyCredentialsResult,
 } from './events.js'
 import { type ResolvedOptions, resolveOptions, type SyncSchedulerOptions } from './options.js'
+import type { Scheduler } from './scheduler.js'
 import { backoffDelay, nextPhaseAt } from './timing.js'
 
 type Trigger = 'sweep' | 'manual'
@@ -96,7 +97,7 @@ const SCAN_DEPTH = 32
  * flight, one per connection, each exchange in its own lane, hanging calls aborted, failures isolated and backed
  * off, revoked keys taken out of rotation, and `stop()` draining what runs.
  */
-export class SyncScheduler {
+export class SyncScheduler implements Scheduler {
   readonly #options: ResolvedOptions
   readonly #limiter: SyncLimiter
   readonly #events = new EventEmitter<SyncSchedulerEvents>()
