@@ -111,6 +111,8 @@ const SCHEDULER_KEYS: Record<keyof SyncSchedulerOptions, true> = {
   concurrency: true,
   limits: true,
   timeoutMs: true,
+  storeTimeoutMs: true,
+  maxPauseMs: true,
   backoff: true,
   tickMs: true,
   pageSize: true,

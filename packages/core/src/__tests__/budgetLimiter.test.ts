@@ -127,7 +127,11 @@ describe('BudgetLimiter', () => {
   })
 
   it("re-aligns the exchange-scope count with the exchange's usedWeight", () => {
-    const limiter = limiterFor({ binance: DEFAULT_LIMITS.binance as ResolvedLimits })
+    const sliding = {
+      ...(DEFAULT_LIMITS.binance as ResolvedLimits),
+      budgets: [{ scope: 'exchange' as const, limit: 6_000, windowMs: 60_000 }],
+    }
+    const limiter = limiterFor({ binance: sliding })
     const decision = limiter.acquire({ exchange: 'binance', connectionId: 'a', now: T0 })
     expect(decision.granted).toBe(true)
     expect(limiter.stats('binance', T0).budgetLeft).toBe(5_980)
@@ -152,7 +156,7 @@ describe('resolveLimits', () => {
   it('merges the given fields over the built-in defaults', () => {
     expect(resolveLimits('binance', { concurrency: 3 })).toEqual({
       cost: 20,
-      budgets: [{ scope: 'exchange', limit: 6_000, windowMs: 60_000 }],
+      budgets: [{ scope: 'exchange', limit: 6_000, windowMs: 60_000, align: 'clock' }],
       concurrency: 3,
     })
     expect(resolveLimits('binance', { budgets: [] }).budgets).toEqual([])

@@ -15,7 +15,7 @@ function invalid(message: string): SyncError {
  */
 export function validateResult(value: unknown): FetchBalancesResult {
   if (typeof value !== 'object' || value === null) return fail(`expected an object, got ${typeof value}`)
-  const { balances, usage } = value as { balances?: unknown; usage?: unknown }
+  const { balances, usage, accountId } = value as { balances?: unknown; usage?: unknown; accountId?: unknown }
   if (!Array.isArray(balances)) return fail('"balances" is not an array')
   const clean: Balance[] = new Array(balances.length)
   for (let index = 0; index < balances.length; index++) {
@@ -40,9 +40,13 @@ export function validateResult(value: unknown): FetchBalancesResult {
   if (usedWeight !== undefined && !(Number.isFinite(usedWeight) && (usedWeight as number) >= 0)) {
     return fail('"usage.usedWeight" is not a non-negative number')
   }
-  return usedWeight === undefined
-    ? { balances: clean }
-    : { balances: clean, usage: { usedWeight: usedWeight as number } }
+  if (accountId !== undefined && !(typeof accountId === 'string' && accountId.length > 0 && accountId.length <= 128)) {
+    return fail('"accountId" is not a non-empty string of at most 128 characters')
+  }
+  const result: FetchBalancesResult = { balances: clean }
+  if (usedWeight !== undefined) result.usage = { usedWeight: usedWeight as number }
+  if (accountId !== undefined) result.accountId = accountId as string
+  return result
 }
 
 function fail(message: string): never {

@@ -1,3 +1,4 @@
+import { AlignedWindow } from './alignedWindow.js'
 import type { ResolvedLimits } from './exchangeLimits.js'
 import { SlidingWindow } from './slidingWindow.js'
 import type {
@@ -16,6 +17,16 @@ interface Pause {
   strikes: number
 }
 
+type Window = SlidingWindow | AlignedWindow
+
+/** What a grant of the BudgetLimiter remembers until it is settled. */
+interface BudgetPermit extends LimitPermit {
+  readonly account: string
+  readonly cost: number
+  /** Per clock-aligned exchange budget (by index): where the grant stood in its window. */
+  readonly aligned: ({ windowStart: number; ownBefore: number } | undefined)[]
+}
+
 export interface BudgetLimiterOptions {
   /** First pause after a RATE_LIMITED error that gave no Retry-After; doubles with each one in a row. @default 5_000 */
   rateLimitBackoffMs?: number
@@ -24,16 +35,17 @@ export interface BudgetLimiterOptions {
 }
 
 /**
- * Weighted sliding-window budgets, in process. An `exchange` budget is one window shared by every connection of the
- * exchange; an `account` budget is a window per connection. A grant spends the sync's `cost` in every budget of the
- * exchange at once; a RATE_LIMITED settlement pauses the scope it names; a reported `usedWeight` raises the
- * exchange-scope count to the exchange's own.
+ * Weighted budgets, in process and synchronous. An `exchange` budget is one window shared by every connection of
+ * the exchange; an `account` budget is a window per account (the exchange's own account id when the adapter
+ * reported one, else the connection). Windows slide, or follow the clock (`align: 'clock'`) as the exchange counts
+ * them. A grant spends the sync's `cost` in every budget of the exchange at once; a RATE_LIMITED settlement pauses
+ * the scope it names; a reported `usedWeight` re-aligns the exchange-scope count with the exchange's own.
  */
 export class BudgetLimiter implements SyncLimiter {
   readonly #limits: ReadonlyMap<string, ResolvedLimits>
   readonly #backoffMs: number
   readonly #maxBackoffMs: number
-  readonly #windows = new Map<string, SlidingWindow>()
+  readonly #windows = new Map<string, Window>()
   readonly #pauses = new Map<string, Pause>()
   #pruneAt = 1_024
 
@@ -43,57 +55,73 @@ export class BudgetLimiter implements SyncLimiter {
     this.#maxBackoffMs = options.maxRateLimitBackoffMs ?? 300_000
   }
 
-  acquire({ exchange, connectionId, now }: LimitRequest): LimitDecision {
+  acquire({ exchange, connectionId, account: reported, now }: LimitRequest): LimitDecision {
     const limits = this.#limits.get(exchange)
-    const permit: LimitPermit = { exchange, connectionId }
-    if (!limits) return { granted: true, permit }
+    const account = reported ?? connectionId
+    if (!limits)
+      return { granted: true, permit: { exchange, connectionId, account, cost: 0, aligned: [] } as BudgetPermit }
     const exchangePause = this.#pauses.get(exchange)
     if (exchangePause && exchangePause.until > now) {
       return { granted: false, retryAt: exchangePause.until, scope: 'exchange', reason: 'retry-after' }
     }
-    const accountPause = this.#pauses.get(accountKey(exchange, connectionId))
+    const accountPause = this.#pauses.get(accountKey(exchange, account))
     if (accountPause && accountPause.until > now) {
       return { granted: false, retryAt: accountPause.until, scope: 'account', reason: 'retry-after' }
     }
-    const windows = limits.budgets.map((budget, index) => this.#window(exchange, connectionId, budget.scope, index))
+    const { budgets, cost } = limits
     let retryAt = now
     let scope: 'exchange' | 'account' = 'exchange'
-    for (const [index, budget] of limits.budgets.entries()) {
-      const fits = (windows[index] as SlidingWindow).fitsAt(now, limits.cost, budget.limit)
+    for (let index = 0; index < budgets.length; index++) {
+      const budget = budgets[index] as ResolvedLimits['budgets'][number]
+      const fits = this.#window(exchange, account, budget, index).fitsAt(now, cost, budget.limit)
       if (fits > retryAt) {
         retryAt = fits
         scope = budget.scope
       }
     }
     if (retryAt > now) return { granted: false, retryAt, scope, reason: 'budget' }
-    for (const window of windows) window.add(now, limits.cost)
+    const aligned: BudgetPermit['aligned'] = []
+    for (let index = 0; index < budgets.length; index++) {
+      const budget = budgets[index] as ResolvedLimits['budgets'][number]
+      const mark = this.#window(exchange, account, budget, index).add(now, cost)
+      aligned.push(mark ?? undefined)
+    }
     if (this.#windows.size > this.#pruneAt) this.#prune(now)
+    const permit: BudgetPermit = { exchange, connectionId, account, cost, aligned }
     return { granted: true, permit }
   }
 
-  settle({ exchange, connectionId }: LimitPermit, settlement: LimitSettlement): LimitSettleResult | undefined {
+  settle(permit: LimitPermit, settlement: LimitSettlement): LimitSettleResult | undefined {
+    const { exchange, connectionId } = permit
     const limits = this.#limits.get(exchange)
     if (!limits) return undefined
-    const { now } = settlement
-    if (settlement.usedWeight !== undefined) {
+    const account = (permit as Partial<BudgetPermit>).account ?? connectionId
+    const { now, usedWeight } = settlement
+    if (usedWeight !== undefined && Number.isFinite(usedWeight) && usedWeight >= 0) {
       for (const [index, budget] of limits.budgets.entries()) {
-        if (budget.scope === 'exchange')
-          this.#window(exchange, connectionId, 'exchange', index).alignTo(now, settlement.usedWeight)
+        if (budget.scope !== 'exchange') continue
+        const window = this.#window(exchange, account, budget, index)
+        const mark = (permit as Partial<BudgetPermit>).aligned?.[index]
+        if (window instanceof AlignedWindow) window.observe(now, mark, limits.cost, usedWeight)
+        else window.alignTo(now, usedWeight)
       }
     }
     if (settlement.result === 'rate-limited') {
-      const key = settlement.scope === 'account' ? accountKey(exchange, connectionId) : exchange
+      const key = settlement.scope === 'account' ? accountKey(exchange, account) : exchange
       const pause = this.#pauses.get(key) ?? { until: 0, strikes: 0 }
       pause.strikes++
+      const given = settlement.retryAfterMs
       const waitMs =
-        settlement.retryAfterMs ?? Math.min(this.#maxBackoffMs, this.#backoffMs * 2 ** Math.min(pause.strikes - 1, 20))
+        given !== undefined && Number.isFinite(given) && given >= 0
+          ? given
+          : Math.min(this.#maxBackoffMs, this.#backoffMs * 2 ** Math.min(pause.strikes - 1, 20))
       pause.until = Math.max(pause.until, now + waitMs)
       this.#pauses.set(key, pause)
       if (this.#pauses.size > this.#pruneAt) this.#prune(now)
       return { pausedUntil: pause.until }
     }
     if (settlement.result === 'ok') {
-      for (const key of [exchange, accountKey(exchange, connectionId)]) {
+      for (const key of [exchange, accountKey(exchange, account)]) {
         const pause = this.#pauses.get(key)
         if (pause && pause.until <= now) this.#pauses.delete(key)
       }
@@ -106,7 +134,7 @@ export class BudgetLimiter implements SyncLimiter {
     let budgetLeft: number | null = null
     for (const [index, budget] of (limits?.budgets ?? []).entries()) {
       if (budget.scope !== 'exchange') continue
-      const left = budget.limit - this.#window(exchange, '', 'exchange', index).used(now)
+      const left = budget.limit - this.#window(exchange, '', budget, index).used(now)
       budgetLeft = budgetLeft === null ? left : Math.min(budgetLeft, left)
     }
     const pause = this.#pauses.get(exchange)
@@ -122,12 +150,11 @@ export class BudgetLimiter implements SyncLimiter {
     return this.#windows.size + this.#pauses.size
   }
 
-  #window(exchange: string, connectionId: string, scope: 'exchange' | 'account', index: number): SlidingWindow {
-    const key = scope === 'exchange' ? `${exchange}#${index}` : `${accountKey(exchange, connectionId)}#${index}`
+  #window(exchange: string, account: string, budget: ResolvedLimits['budgets'][number], index: number): Window {
+    const key = budget.scope === 'exchange' ? `${exchange}#${index}` : `${accountKey(exchange, account)}#${index}`
     let window = this.#windows.get(key)
     if (!window) {
-      const budget = (this.#limits.get(exchange) as ResolvedLimits).budgets[index] as { windowMs: number }
-      window = new SlidingWindow(budget.windowMs)
+      window = budget.align === 'clock' ? new AlignedWindow(budget.windowMs) : new SlidingWindow(budget.windowMs)
       this.#windows.set(key, window)
     }
     return window
@@ -143,6 +170,6 @@ export class BudgetLimiter implements SyncLimiter {
   }
 }
 
-function accountKey(exchange: string, connectionId: string): string {
-  return `${exchange}\u0000${connectionId}`
+function accountKey(exchange: string, account: string): string {
+  return `${exchange}\u0000${account}`
 }

@@ -4,6 +4,12 @@ export interface Budget {
   scope: 'exchange' | 'account'
   limit: number
   windowMs: number
+  /**
+   * `sliding`: never more than `limit` in any `windowMs`. `clock`: at most `limit` in each window aligned to the
+   * clock, as the exchange counts it (Binance's `X-MBX-USED-WEIGHT-1M`); weight the exchange reports beyond our own
+   * is learned, and its share of the window kept free. @default 'sliding' (binance's built-in budget: 'clock')
+   */
+  align?: 'clock' | 'sliding'
 }
 
 /** Per-exchange limits, merged over the built-in defaults. */
@@ -34,7 +40,7 @@ export interface ResolvedLimits {
 export const DEFAULT_LIMITS: Readonly<Record<string, ResolvedLimits>> = {
   binance: {
     cost: 20,
-    budgets: [{ scope: 'exchange', limit: 6_000, windowMs: 60_000 }],
+    budgets: [{ scope: 'exchange', limit: 6_000, windowMs: 60_000, align: 'clock' }],
     concurrency: Number.POSITIVE_INFINITY,
   },
   okx: {

@@ -19,7 +19,7 @@ export class SlidingWindow {
     return this.#used
   }
 
-  add(now: number, weight: number): void {
+  add(now: number, weight: number): undefined {
     this.#expire(now)
     this.#times.push(now)
     this.#weights.push(weight)

@@ -3,10 +3,16 @@
  * where rate-limit budgets plug in: an in-process limiter, or a shared one (Redis) for several processes.
  */
 export interface SyncLimiter {
-  /** May a sync of this connection start now? A grant reserves its cost until `settle`. */
-  acquire(request: LimitRequest): LimitDecision
+  /**
+   * May a sync of this connection start now? A grant reserves its cost until `settle`. May answer synchronously
+   * (in process) or with a promise (a shared store such as Redis); the dispatcher holds no slot while it waits.
+   */
+  acquire(request: LimitRequest): LimitDecision | Promise<LimitDecision>
   /** Reports how a granted sync ended, so the limiter can re-align its count or pause a scope. */
-  settle(permit: LimitPermit, settlement: LimitSettlement): LimitSettleResult | undefined
+  settle(
+    permit: LimitPermit,
+    settlement: LimitSettlement,
+  ): LimitSettleResult | undefined | Promise<LimitSettleResult | undefined>
   /** Budget left and pause for one exchange, for `SyncScheduler.stats()`. */
   stats(exchange: string, now: number): ExchangeLimitStats
 }
@@ -14,6 +20,8 @@ export interface SyncLimiter {
 export interface LimitRequest {
   exchange: string
   connectionId: string
+  /** The exchange's own account id, once an adapter reported it: account-scope budgets are kept per account. */
+  account?: string
   now: number
 }
 

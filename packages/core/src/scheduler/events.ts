@@ -60,8 +60,13 @@ export interface RateLimitEvent {
 }
 
 export interface WarningEvent {
-  /** `DEFAULT_LIMITS`: an exchange runs on the conservative fallback budget; set `limits[exchange]`. */
-  code: 'DEFAULT_LIMITS'
+  /**
+   * `DEFAULT_LIMITS`: an exchange runs on the conservative fallback budget; set `limits[exchange]`.
+   * `UNSUPPORTED_EXCHANGE`: stored connections name an exchange no adapter syncs; add its adapter.
+   * `EXCHANGE_PAUSED`: the exchange refused this server for every key (its IP, its location); all its connections
+   * wait, none is disabled.
+   */
+  code: 'DEFAULT_LIMITS' | 'UNSUPPORTED_EXCHANGE' | 'EXCHANGE_PAUSED'
   exchange: string
   message: string
 }

@@ -32,6 +32,16 @@ export interface SyncSchedulerOptions {
   limits?: Record<string, ExchangeLimits>
   /** A sync still running after this long is aborted and fails with `TIMEOUT`. @default 30_000 */
   timeoutMs?: number
+  /**
+   * A store call that has not answered after this long counts as failed, so a store that hangs never holds a
+   * sweep or a slot. @default timeoutMs
+   */
+  storeTimeoutMs?: number
+  /**
+   * Longest pause a Retry-After (or a ban's end) may impose on an exchange or an account; longer ones are cut to
+   * this. @default 259_200_000 (3 days, Binance's longest IP ban)
+   */
+  maxPauseMs?: number
   /** Delay after transient failures: `baseMs * 2^(failures - 1)` with jitter, capped at `maxMs`, never below `intervalMs`. @default { baseMs: intervalMs, maxMs: the larger of 3_600_000 and baseMs } */
   backoff?: { baseMs?: number; maxMs?: number }
   /** How often the background loop looks for due connections. @default intervalMs / 60, between 250 and 5_000 */
@@ -58,6 +68,8 @@ export interface ResolvedOptions {
   /** Exchanges running on the conservative fallback budget. */
   fallbackExchanges: string[]
   timeoutMs: number
+  storeTimeoutMs: number
+  maxPauseMs: number
   backoff: { baseMs: number; maxMs: number }
   tickMs: number
   pageSize: number
@@ -84,6 +96,7 @@ const budgetSchema = z.strictObject({
   scope: z.enum(['exchange', 'account']),
   limit: z.number().positive(),
   windowMs: positiveInt,
+  align: z.enum(['clock', 'sliding']).optional(),
 })
 
 export const exchangeLimitsSchema = z.strictObject({
@@ -107,6 +120,8 @@ const optionsSchema = z.strictObject({
   concurrency: positiveInt,
   limits: z.record(z.string(), exchangeLimitsSchema),
   timeoutMs: positiveInt,
+  storeTimeoutMs: positiveInt,
+  maxPauseMs: positiveInt,
   backoff: z.strictObject({ baseMs: positiveInt, maxMs: positiveInt }),
   tickMs: positiveInt,
   pageSize: positiveInt,
@@ -131,6 +146,8 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
     clock: systemClock,
     random: Math.random,
     ...withoutUndefined(input),
+    storeTimeoutMs: input.storeTimeoutMs ?? input.timeoutMs ?? 30_000,
+    maxPauseMs: input.maxPauseMs ?? 259_200_000,
     // The cap defaults to an hour, or to the base when that is longer (an interval of hours).
     backoff: {
       baseMs: input.backoff?.baseMs ?? intervalMs,

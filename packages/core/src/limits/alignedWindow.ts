@@ -1,0 +1,93 @@
+/**
+ * The weight spent in the current fixed window of `windowMs`, aligned to the clock (`floor(now / windowMs)`), as
+ * Binance counts `X-MBX-USED-WEIGHT-1M`. It also learns weight spent outside this process: each response's
+ * `usedWeight` is the exchange's count for the window, so what exceeds our own grants up to that request was
+ * spent by someone else on the same budget (a trading bot on the same IP). That outside weight is counted, and the
+ * share it is expected to take of the rest of the window is kept free, so neither side meets a 429.
+ */
+export class AlignedWindow {
+  readonly windowMs: number
+  #start = Number.NEGATIVE_INFINITY
+  /** Our own grants in the current window. */
+  #own = 0
+  /** Outside weight seen so far in the current window. */
+  #outside = 0
+  /** When the outside weight was last seen, for its rate. */
+  #outsideSeenAt = 0
+  /** Outside weight of the last finished window: what the next one is expected to take. */
+  #expectedOutside = 0
+
+  constructor(windowMs: number) {
+    this.windowMs = windowMs
+  }
+
+  /** Weight counted in the current window: our grants and the outside weight seen. */
+  used(now: number): number {
+    this.#roll(now)
+    return this.#own + this.#outside
+  }
+
+  /** Counts a grant; returns what the grant needs to read the exchange's count later (`settle`). */
+  add(now: number, weight: number): { windowStart: number; ownBefore: number } {
+    this.#roll(now)
+    const ownBefore = this.#own
+    this.#own += weight
+    return { windowStart: this.#start, ownBefore }
+  }
+
+  /** The first instant at or after `now` when `cost` more fits under `limit`, keeping the outside share free. */
+  fitsAt(now: number, cost: number, limit: number): number {
+    if (cost > limit) return Number.POSITIVE_INFINITY
+    this.#roll(now)
+    if (this.#own + this.#outside + this.#reserve() + cost <= limit) return now
+    return this.#start + this.windowMs
+  }
+
+  /**
+   * The exchange reported `reported` for the window of a grant that was counted after `ownBefore` of our own:
+   * everything above `ownBefore + weight` was spent outside.
+   */
+  observe(
+    now: number,
+    grant: { windowStart: number; ownBefore: number } | undefined,
+    weight: number,
+    reported: number,
+  ): void {
+    this.#roll(now)
+    // Answered in the next window: its count says nothing of this one.
+    if (grant && grant.windowStart !== this.#start) return
+    // Without the grant's place, all our grants of the window are taken as counted: it never counts outside high.
+    const outside = grant ? reported - grant.ownBefore - weight : reported - this.#own
+    if (outside > this.#outside) {
+      this.#outside = outside
+      this.#outsideSeenAt = now
+    }
+  }
+
+  isEmpty(now: number): boolean {
+    return this.used(now) === 0 && this.#expectedOutside === 0
+  }
+
+  /**
+   * Outside weight still expected in this window: last window's, or this window's pace so far if faster. The pace
+   * is trusted only once a quarter of the window has passed: a count seen early may hold weight spent all at once.
+   */
+  #reserve(): number {
+    if (this.#outside === 0 && this.#expectedOutside === 0) return 0
+    const elapsed = this.#outsideSeenAt - this.#start
+    const pace = elapsed >= this.windowMs / 4 ? (this.#outside / elapsed) * this.windowMs : 0
+    const expected = Math.max(this.#expectedOutside, pace)
+    return Math.max(0, expected - this.#outside)
+  }
+
+  #roll(now: number): void {
+    const start = Math.floor(now / this.windowMs) * this.windowMs
+    if (start === this.#start) return
+    // A window skipped entirely saw no outside weight we know of; the last one seen still guides the next.
+    this.#expectedOutside = start === this.#start + this.windowMs ? this.#outside : this.#expectedOutside
+    this.#start = start
+    this.#own = 0
+    this.#outside = 0
+    this.#outsideSeenAt = start
+  }
+}
