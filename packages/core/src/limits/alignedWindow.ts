@@ -74,17 +74,21 @@ export class AlignedWindow {
    */
   #reserve(): number {
     if (this.#outside === 0 && this.#expectedOutside === 0) return 0
-    const elapsed = this.#outsideSeenAt - this.#start
-    const pace = elapsed >= this.windowMs / 4 ? (this.#outside / elapsed) * this.windowMs : 0
-    const expected = Math.max(this.#expectedOutside, pace)
+    const expected = Math.max(this.#expectedOutside, this.#pace())
     return Math.max(0, expected - this.#outside)
+  }
+
+  /** The outside weight this window is on course for, once a quarter of it has been seen; else what was seen. */
+  #pace(): number {
+    const elapsed = this.#outsideSeenAt - this.#start
+    return elapsed >= this.windowMs / 4 ? (this.#outside / elapsed) * this.windowMs : this.#outside
   }
 
   #roll(now: number): void {
     const start = Math.floor(now / this.windowMs) * this.windowMs
     if (start === this.#start) return
     // A window skipped entirely saw no outside weight we know of; the last one seen still guides the next.
-    this.#expectedOutside = start === this.#start + this.windowMs ? this.#outside : this.#expectedOutside
+    if (start === this.#start + this.windowMs) this.#expectedOutside = this.#pace()
     this.#start = start
     this.#own = 0
     this.#outside = 0

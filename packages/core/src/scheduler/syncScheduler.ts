@@ -581,8 +581,8 @@ export class SyncScheduler implements Scheduler {
       sweep &&
       !outcome.ok &&
       pausesExchange(outcome.error) &&
-      this.#lifecycle.mayStart(this.#lifecycle.generation) &&
-      !sweep.exhausted
+      !this.#lifecycle.stopping &&
+      !sweep.finished
     ) {
       sweep.report.attempted--
       const retry = this.#enqueue(entry.lane, connection, 'sweep', sweep, true, undefined)
