@@ -50,6 +50,57 @@ function budgetedExchange(spec: ExchangeSpec) {
   return { adapter, stats }
 }
 
+/**
+ * A Binance-like exchange whose budget another consumer of the same IP (the host's trading bot) also spends: the
+ * bot takes `share` of each aligned window, evenly over it, and is visible only through the used-weight count each
+ * answer carries, as `X-MBX-USED-WEIGHT-1M` is.
+ */
+function sharedExchange(spec: ExchangeSpec, share: number) {
+  let windowStart = 0
+  let used = 0
+  let botSpent = 0
+  const stats = { requests: 0, rejected: 0, acceptedWeight: 0, botWeight: 0, lastAnswerAt: 0, firstAt: 0 }
+  const roll = (now: number) => {
+    const current = now - (now % spec.windowMs)
+    if (current !== windowStart) {
+      windowStart = current
+      used = 0
+      botSpent = 0
+    }
+    const botDue = Math.floor(((now - current) / spec.windowMs) * share * spec.limit)
+    if (botDue > botSpent) {
+      used += botDue - botSpent
+      stats.botWeight += botDue - botSpent
+      botSpent = botDue
+    }
+  }
+  const adapter: ExchangeAdapter = {
+    id: spec.id,
+    fetchBalances: () => {
+      const now = Date.now()
+      if (stats.requests++ === 0) stats.firstAt = now
+      roll(now)
+      const over = used + spec.cost > spec.limit
+      if (over) stats.rejected++
+      else {
+        used += spec.cost
+        stats.acceptedWeight += spec.cost
+      }
+      const usedWeight = used
+      return new Promise((resolve, reject) =>
+        setTimeout(() => {
+          stats.lastAnswerAt = Date.now()
+          if (over) {
+            const retryAfterMs = windowStart + spec.windowMs - now
+            reject(new SyncError('RATE_LIMITED', '429 Too Many Requests', { retryAfterMs, scope: 'exchange' }))
+          } else resolve({ balances: [{ asset: 'BTC', free: '1', used: '0', total: '1' }], usage: { usedWeight } })
+        }, spec.latencyMs),
+      )
+    },
+  }
+  return { adapter, stats }
+}
+
 async function storeWith(counts: Record<string, number>): Promise<MemoryStore> {
   const store = new MemoryStore()
   for (const [exchange, count] of Object.entries(counts)) {
@@ -93,6 +144,8 @@ const FIDELITY_CONNECTIONS = 2_000
 const HEALTHY: ExchangeSpec = { id: 'healthy', limit: 600, windowMs: 1_000, cost: 20, latencyMs: 50 }
 const HANGING: ExchangeSpec = { id: 'hanging', limit: 600, windowMs: 1_000, cost: 20, latencyMs: 50, hang: true }
 const HOL_TIMEOUT_MS = 2_000
+const SHARED: ExchangeSpec = { id: 'binance', limit: 1_200, windowMs: 1_000, cost: 20, latencyMs: 50 }
+const SHARED_CONNECTIONS = 300
 
 export const variants = {
   async fidelity({ variant }: { variant: 'syncfolio' | 'naive' | 'p-queue' }) {
@@ -124,6 +177,33 @@ export const variants = {
     }
     const sweepMs = exchange.stats.lastAnswerAt - started
     return { sweepMs, ...exchange.stats }
+  },
+
+  async shared({ variant, share }: { variant: 'syncfolio' | 'naive' | 'p-queue'; share: number }) {
+    const exchange = sharedExchange(SHARED, share)
+    const store = await storeWith({ binance: SHARED_CONNECTIONS })
+    // Start mid-window, as a host restarts while its bot runs; each variant starts at the same phase.
+    await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1_000) + 400))
+    if (variant === 'syncfolio') {
+      const scheduler = new SyncScheduler({
+        store,
+        exchanges: [exchange.adapter],
+        concurrency: 5,
+        limits: {
+          binance: {
+            cost: SHARED.cost,
+            budgets: [{ scope: 'exchange', limit: SHARED.limit, windowMs: SHARED.windowMs, align: 'clock' }],
+          },
+        },
+      })
+      await scheduler.runOnce()
+    } else if (variant === 'naive') {
+      await handWritten(store, [exchange.adapter], pLimit(5), 30_000)
+    } else {
+      const queue = new PQueue({ concurrency: 5, intervalCap: SHARED.limit / SHARED.cost, interval: SHARED.windowMs })
+      await handWritten(store, [exchange.adapter], (task) => queue.add(task), 30_000)
+    }
+    return { sweepMs: exchange.stats.lastAnswerAt - exchange.stats.firstAt, ...exchange.stats }
   },
 
   async headOfLine({ variant, withHanging }: { variant: 'syncfolio' | 'naive'; withHanging: boolean }) {
@@ -173,6 +253,29 @@ export const benchmark: Benchmark = {
       ])
     }
 
+    const sharedRows: string[][] = []
+    for (const share of [0, 0.2, 0.4]) {
+      const left = SHARED.limit * (1 - share)
+      const minimumMs = ((SHARED_CONNECTIONS * SHARED.cost) / left) * SHARED.windowMs
+      for (const [name, variant] of [
+        ['syncfolio SyncScheduler', 'syncfolio'],
+        ['naive p-limit(5) sweep', 'naive'],
+        [`p-queue intervalCap ${SHARED.limit / SHARED.cost} / ${SHARED.windowMs} ms`, 'p-queue'],
+      ] as const) {
+        const result = await runVariant(file, 'shared', { variant, share })
+        const sweepMs = result.sweepMs as number
+        const windows = Math.max(1, Math.ceil(sweepMs / SHARED.windowMs))
+        sharedRows.push([
+          `${share * 100}%`,
+          name,
+          String(result.rejected),
+          `${fixed((100 * (result.acceptedWeight as number)) / (left * windows), 1)}%`,
+          fixed(sweepMs / 1000, 2),
+          fixed(sweepMs / minimumMs, 3),
+        ])
+      }
+    }
+
     const holRows: string[][] = []
     for (const [name, variant] of [
       ['syncfolio SyncScheduler', 'syncfolio'],
@@ -196,6 +299,15 @@ export const benchmark: Benchmark = {
       '',
       `The exchange allows ${FIDELITY.limit} weight per ${FIDELITY.windowMs} ms window (aligned to the clock, as Binance counts), a balance call costs ${FIDELITY.cost} and answers after ${FIDELITY.latencyMs} ms; past the limit it answers 429 with Retry-After.`,
       `Theoretical minimum: N x cost / budget = ${fixed(theoreticalMs / 1000, 1)} s. Budget used: accepted weight over the budget of every window the sweep touched. All variants run 5 calls at once.`,
+      '',
+      `### A budget shared with the host's own trading bot: ${SHARED_CONNECTIONS} connections`,
+      '',
+      table(
+        ['bot share', 'variant', '429s received', 'budget left to it used', 'sweep (s)', 'sweep / minimum the rest allows'],
+        sharedRows,
+      ),
+      '',
+      `The exchange allows ${SHARED.limit} weight per ${SHARED.windowMs} ms window aligned to the clock; a bot on the same IP spends the given share of every window evenly, seen only through the used-weight count of each answer. Calls cost ${SHARED.cost} and take ${SHARED.latencyMs} ms. Minimum: N x cost / (budget left by the bot). Budget used: accepted weight over what the bot left in the windows the sweep touched. Every variant starts 400 ms into a window.`,
       '',
       '### Head-of-line: a healthy exchange beside one whose calls hang',
       '',
