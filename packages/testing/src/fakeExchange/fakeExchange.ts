@@ -116,7 +116,7 @@ export class FakeExchange {
   /** Adds an account (or replaces the one with the same exchange and key). */
   addAccount(options: FakeAccountOptions): FakeAccount {
     const parsed = parseOptions(OWNER, fakeAccountSchema, options, 'account') as FakeAccountOptions
-    const record = new AccountRecord(parsed, this.#nextUid++)
+    const record = new AccountRecord(parsed, parsed.uid ?? this.#nextUid++)
     this.#accounts[parsed.exchange].set(parsed.apiKey, record)
     return this.#handleOf(record)
   }
@@ -322,6 +322,7 @@ class AccountRecord implements AccountState {
   readonly secret: string
   readonly password: string | undefined
   readonly uid: number
+  readonly okxAccountLevel: '1' | '2' | '3' | '4'
   revoked = false
   #balances: FakeBalances = []
 
@@ -331,6 +332,7 @@ class AccountRecord implements AccountState {
     this.secret = options.secret
     this.password = options.password
     this.uid = uid
+    this.okxAccountLevel = options.okxAccountLevel ?? '1'
     this.setBalances(options.balances ?? [])
   }
 
