@@ -49,6 +49,8 @@ export interface FakeRequest {
 export interface FakeAccount {
   readonly exchange: FakeExchangeId
   readonly apiKey: string
+  /** The exchange's user id of the account (OKX `uid`); keys of one user share it. */
+  readonly uid: number
   /** True after `revoke()`: every signed request with this key is refused. */
   readonly revoked: boolean
   /** The balances the account holds now. */
@@ -233,6 +235,7 @@ export class FakeExchange {
     return {
       exchange: record.exchange,
       apiKey: record.apiKey,
+      uid: record.uid,
       get revoked() {
         return record.revoked
       },
