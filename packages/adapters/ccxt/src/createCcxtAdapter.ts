@@ -39,6 +39,9 @@ const DIALECTS: Record<string, ExchangeDialect> = { binance: binanceDialect, okx
  *   ccxt's `fetchBalance`, converted from floats to plain decimal strings;
  * - every failure as a SyncError with the right code, `retryAfterMs` and `scope`, and no credential in its message;
  * - the sync's AbortSignal aborts the HTTP request; Binance's `X-MBX-USED-WEIGHT-1M` is reported as `usage`.
+ * - OKX reports the user id the keys belong to as `accountId` (asked once per key), since OKX counts limits per user;
+ * - an answer that refuses the server's IP for every key (Binance 451, OKX 50121) pauses the exchange instead of
+ *   failing the connection, and a Binance -2015 while a recent 429/418 pause runs is not taken for a bad key.
  *
  * ccxt's own rate limiter is off (`enableRateLimit: false`): it counts per instance, while the exchange counts per
  * IP or per account. The scheduler's budgets own rate limits.
