@@ -4,6 +4,7 @@ export { FakeClock, flushPromises } from './fakeClock.js'
 export type { FakeAccount, FakeHttpReply, FakeHttpRequest, FakeRequest } from './fakeExchange/fakeExchange.js'
 export { createFakeExchange, FakeExchange } from './fakeExchange/fakeExchange.js'
 export type { FakeFault, FakeFaultHandle, FakeFaultTarget } from './fakeExchange/fakeFault.js'
+export { FAKE_ERROR_CODES } from './fakeExchange/fakeFault.js'
 export type {
   FakeAccountOptions,
   FakeBalance,

@@ -30,6 +30,40 @@ const CODES: Record<string, CodeMeaning> = {
   '-1008': { code: 'EXCHANGE_UNAVAILABLE', what: 'the exchange is overloaded' },
 }
 
+/** A pause of the whole exchange when Binance names no end: long enough not to hammer a refusing edge. */
+const WAF_PAUSE_MS = 5 * 60_000
+/** The server's location is refused for every key; nothing changes until the operator moves it. */
+const RESTRICTED_PAUSE_MS = 10 * 60_000
+
+/** HTTP statuses Binance gives a meaning of their own (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits). */
+const STATUSES: Record<number, CodeMeaning> = {
+  403: {
+    code: 'RATE_LIMITED',
+    what: "Binance's web application firewall refused the request (WAF limit violated)",
+    scope: 'exchange',
+    defaultRetryAfterMs: WAF_PAUSE_MS,
+  },
+  451: {
+    code: 'EXCHANGE_UNAVAILABLE',
+    what:
+      "Binance refuses this server's IP address for every key (restricted location). Run the sync from a location " +
+      "Binance serves, or through a proxy there (the adapter's ccxt options `httpsProxy`); no connection is at fault",
+    scope: 'exchange',
+    defaultRetryAfterMs: RESTRICTED_PAUSE_MS,
+  },
+}
+
+/** Binance sends -2015 during a temporary IP ban too: then it says nothing about the key. */
+const WHILE_PAUSED: Record<string, CodeMeaning> = {
+  '-2015': {
+    code: 'RATE_LIMITED',
+    what: 'the API key was refused while the IP is banned or rate limited (Binance sends -2015 during a ban too)',
+    scope: 'exchange',
+  },
+}
+
+const BANNED_UNTIL = /banned until (\d{13})\b/
+
 /**
  * Binance spot: `GET /api/v3/account` (weight 20) with `omitZeroBalances`, read from the raw JSON so amounts keep
  * the exchange's own digits. Markets are not needed.
@@ -63,6 +97,14 @@ export const binanceDialect: ExchangeDialect = {
   },
   meaning: (code) => CODES[code],
   statusLimitScope: 'exchange',
+  statusMeaning: (status) => STATUSES[status],
+  meaningWhilePaused: (code) => WHILE_PAUSED[code],
+  retryAfterFromBody(body, now) {
+    // A 418 may come without Retry-After: "Way too much request weight used; IP banned until 1661313390000."
+    const message = parseJsonBody(body)?.msg
+    const match = typeof message === 'string' ? BANNED_UNTIL.exec(message) : null
+    return match ? Math.max(0, Number(match[1]) - now) : undefined
+  },
   usedWeight(trace: CallTrace) {
     const header = trace.headers?.get('x-mbx-used-weight-1m')
     if (header === null || header === undefined) return undefined

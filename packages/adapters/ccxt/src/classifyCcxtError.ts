@@ -11,6 +11,10 @@ export interface ClassifyContext {
   signal: AbortSignal | undefined
   /** Credential values that must not appear in any message. */
   secrets: readonly string[]
+  /** Now, epoch ms, for waits the exchange gives as a time. @default Date.now() */
+  now?: number
+  /** Until when a recent rate limit paused the whole exchange, epoch ms (what the adapter saw last). */
+  exchangePausedUntil?: number
 }
 
 /**
@@ -43,6 +47,7 @@ const MAX_DETAIL = 240
  */
 export function classifyCcxtError(error: unknown, context: ClassifyContext): SyncError {
   const { exchangeId, dialect, trace, body, signal, secrets } = context
+  const now = context.now ?? Date.now()
   if (signal?.aborted) {
     if (isSyncError(signal.reason)) return signal.reason
     return new SyncError('TIMEOUT', `${exchangeId}: the request was aborted before the exchange answered.`, {
@@ -53,23 +58,37 @@ export function classifyCcxtError(error: unknown, context: ClassifyContext): Syn
 
   const cause = safeCause(error, secrets)
   const status = trace.status
-  const retryAfterMs = parseRetryAfter(trace.headers?.get('retry-after') ?? undefined)
+  const retryAfterMs =
+    parseRetryAfter(trace.headers?.get('retry-after') ?? undefined, now) ??
+    (status === undefined ? undefined : dialect.retryAfterFromBody?.(body, now))
   const exchangeCode = status === undefined ? undefined : dialect.errorCode(body)
   const make = (code: SyncErrorCode, what: string, scope?: RateLimitScope, defaultRetryAfterMs?: number) => {
     const detail = describeResponse(status, exchangeCode, body, secrets) ?? describeError(error, secrets)
     const message = `${exchangeId}: ${what}.${detail ? ` ${detail}` : ''}`
-    if (code !== 'RATE_LIMITED') return new SyncError(code, message, { cause })
-    return new SyncError(code, message, {
-      cause,
-      scope: scope ?? dialect.statusLimitScope,
-      retryAfterMs: retryAfterMs ?? defaultRetryAfterMs,
-    })
+    if (code === 'RATE_LIMITED') {
+      return new SyncError(code, message, {
+        cause,
+        scope: scope ?? dialect.statusLimitScope,
+        retryAfterMs: retryAfterMs ?? defaultRetryAfterMs,
+      })
+    }
+    // Refused for every key of this server alike: pause the exchange, fail no connection.
+    if (scope === 'exchange') return new SyncError(code, message, { cause, scope, retryAfterMs: defaultRetryAfterMs })
+    return new SyncError(code, message, { cause })
   }
 
+  const pausedForMs = (context.exchangePausedUntil ?? 0) - now
+  const whilePaused =
+    exchangeCode !== undefined && pausedForMs > 0 ? dialect.meaningWhilePaused?.(exchangeCode) : undefined
+  if (whilePaused) return make(whilePaused.code, whilePaused.what, whilePaused.scope, pausedForMs)
   const meaning = exchangeCode === undefined ? undefined : dialect.meaning(exchangeCode)
   if (meaning) {
     const what = status === 418 ? 'the IP is banned for ignoring rate limits' : meaning.what
     return make(meaning.code, what, meaning.scope, meaning.defaultRetryAfterMs)
+  }
+  const statusMeaning = status === undefined ? undefined : dialect.statusMeaning?.(status)
+  if (statusMeaning) {
+    return make(statusMeaning.code, statusMeaning.what, statusMeaning.scope, statusMeaning.defaultRetryAfterMs)
   }
   if (status !== undefined && status >= 200 && status < 300 && !isJsonText(body)) {
     return make('INVALID_RESPONSE', `the exchange answered with ${contentKind(trace)} instead of JSON`)
@@ -78,6 +97,8 @@ export function classifyCcxtError(error: unknown, context: ClassifyContext): Syn
     return make(
       'RATE_LIMITED',
       status === 418 ? 'the IP is banned for ignoring rate limits' : 'the rate limit is exceeded',
+      undefined,
+      dialect.statusLimitRetryAfterMs,
     )
   }
   if (status === 401) return make('AUTH_FAILED', 'the credentials were rejected')

@@ -6,6 +6,7 @@ import {
   InvalidOptionError,
   type SyncError,
 } from '@syncfolio/core'
+import { AccountIds } from './accountIds.js'
 import { binanceDialect } from './binanceDialect.js'
 import { type CcxtInstance, exchangeClass } from './ccxtInstance.js'
 import { classifyCcxtError, isJsonText } from './classifyCcxtError.js'
@@ -38,6 +39,9 @@ const DIALECTS: Record<string, ExchangeDialect> = { binance: binanceDialect, okx
  *   ccxt's `fetchBalance`, converted from floats to plain decimal strings;
  * - every failure as a SyncError with the right code, `retryAfterMs` and `scope`, and no credential in its message;
  * - the sync's AbortSignal aborts the HTTP request; Binance's `X-MBX-USED-WEIGHT-1M` is reported as `usage`.
+ * - OKX reports the user id the keys belong to as `accountId` (asked once per key), since OKX counts limits per user;
+ * - an answer that refuses the server's IP for every key (Binance 451, OKX 50121) pauses the exchange instead of
+ *   failing the connection, and a Binance -2015 while a recent 429/418 pause runs is not taken for a bad key.
  *
  * ccxt's own rate limiter is off (`enableRateLimit: false`): it counts per instance, while the exchange counts per
  * IP or per account. The scheduler's budgets own rate limits.
@@ -57,6 +61,31 @@ export function createCcxtAdapter(exchangeId: string, options: CcxtAdapterOption
   const build = () => buildInstance(Exchange, resolved, dialect)
   const pool = new InstancePool(build, resolved.maxIdleInstances)
   const markets = dialect.needsMarkets ? new MarketsTemplate(exchangeId, dialect, build) : undefined
+  const { clock } = resolved
+  const accountIds = dialect.accountId ? new AccountIds() : undefined
+  /** Until when the exchange refused this server for a rate limit (429, 418, WAF), as the last answers said. */
+  let exchangePausedUntil = 0
+
+  /** The account id of the keys: learned once per key; a failed lookup never fails the sync. */
+  async function accountIdOf(slot: PooledInstance, credentials: Credentials, signal: AbortSignal | undefined) {
+    const { apiKey } = credentials
+    if (!accountIds || !dialect.accountId || typeof apiKey !== 'string' || apiKey === '') return undefined
+    const known = accountIds.idOf(apiKey)
+    if (known !== undefined || !accountIds.due(apiKey, clock.now())) return known
+    try {
+      const id = await dialect.accountId(slot.instance)
+      if (id !== undefined) accountIds.learned(apiKey, id)
+      return id
+    } catch (error) {
+      if (signal?.aborted) throw error
+      accountIds.failed(apiKey, clock.now())
+      return undefined
+    } finally {
+      slot.trace.status = undefined
+      slot.trace.headers = undefined
+      slot.instance.last_http_response = undefined
+    }
+  }
 
   async function fetchBalances({ credentials, signal }: FetchBalancesRequest): Promise<FetchBalancesResult> {
     const secrets = credentialValues(credentials)
@@ -71,6 +100,8 @@ export function createCcxtAdapter(exchangeId: string, options: CcxtAdapterOption
         slot.baseline = cloneOptions(instance.options)
       }
       begin(slot, credentials, signal)
+      const accountId = await accountIdOf(slot, credentials, signal)
+      if (signal?.aborted) throw signal.reason
       const response = await dialect.fetch(instance)
       if (signal?.aborted) throw signal.reason
       // ccxt hands back the raw text of a 200 whose body is not JSON instead of throwing (or, in fetchBalance,
@@ -80,16 +111,26 @@ export function createCcxtAdapter(exchangeId: string, options: CcxtAdapterOption
       }
       const balances = dialect.parse(response, instance)
       const usedWeight = dialect.usedWeight(slot.trace)
-      return usedWeight === undefined ? { balances } : { balances, usage: { usedWeight } }
+      const result: FetchBalancesResult = { balances }
+      if (usedWeight !== undefined) result.usage = { usedWeight }
+      if (accountId !== undefined) result.accountId = accountId
+      return result
     } catch (error) {
-      throw classifyCcxtError(error, {
+      const now = clock.now()
+      const failure = classifyCcxtError(error, {
         exchangeId,
         dialect,
         trace: slot.trace,
         body: instance.last_http_response,
         signal,
         secrets,
+        now,
+        exchangePausedUntil,
       })
+      if (failure.code === 'RATE_LIMITED' && failure.scope === 'exchange' && failure.retryAfterMs !== undefined) {
+        exchangePausedUntil = Math.max(exchangePausedUntil, now + failure.retryAfterMs)
+      }
+      throw failure
     } finally {
       end(slot)
       pool.release(slot)

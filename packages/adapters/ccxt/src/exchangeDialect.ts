@@ -12,9 +12,12 @@ export interface CodeMeaning {
   code: SyncErrorCode
   /** Words for the message, e.g. `the API key was rejected`. */
   what: string
-  /** With RATE_LIMITED. */
+  /**
+   * With RATE_LIMITED: the scope to pause. With another code, `exchange` pauses the whole exchange for
+   * `defaultRetryAfterMs` (the server's IP is refused for every key) instead of failing the connection.
+   */
   scope?: RateLimitScope
-  /** With RATE_LIMITED, when the exchange sends no Retry-After but its limit has a known window. */
+  /** With RATE_LIMITED, when the exchange sends no Retry-After but its limit has a known window; the pause of an exchange-scope error. */
   defaultRetryAfterMs?: number
 }
 
@@ -32,6 +35,19 @@ export interface ExchangeDialect {
   meaning(code: string): CodeMeaning | undefined
   /** Scope of a rate limit the exchange signalled with an HTTP status (429, 418) and no known code. */
   readonly statusLimitScope: RateLimitScope
+  /** Wait after such a status-only rate limit when no Retry-After came with it. @default none */
+  readonly statusLimitRetryAfterMs?: number
+  /** The meaning of an HTTP status the exchange uses in a way of its own (Binance 403 WAF, 451), when no code decided. */
+  statusMeaning?(status: number): CodeMeaning | undefined
+  /** A wait the exchange writes in the body when it sends no Retry-After (Binance 418: "IP banned until <ms>"). */
+  retryAfterFromBody?(body: unknown, now: number): number | undefined
+  /** What a code means while this exchange is paused by a recent rate limit (Binance sends -2015 during a ban). */
+  meaningWhilePaused?(code: string): CodeMeaning | undefined
+  /**
+   * The exchange's own id of the account the credentials belong to (OKX `uid`), for the account budget; one request
+   * with the call's keys. Absent on exchanges that count account limits per key.
+   */
+  accountId?(instance: CcxtInstance): Promise<string | undefined>
   /** The exchange's own count of used rate-limit weight after the call. */
   usedWeight(trace: CallTrace): number | undefined
 }

@@ -21,12 +21,19 @@ export interface CcxtAdapterOptions {
    * @default 16
    */
   maxIdleInstances?: number
+  /**
+   * Time source for waits the exchange states as a time (Binance: "IP banned until <epoch ms>"), for how long a
+   * rate-limit pause lasts, and for when a failed account-id lookup is tried again.
+   * @default Date
+   */
+  clock?: { now(): number }
 }
 
 export interface ResolvedCcxtAdapterOptions {
   baseUrl: string | undefined
   ccxt: Record<string, unknown>
   maxIdleInstances: number
+  clock: { now(): number }
 }
 
 /** Keys that would put one user's credentials on every instance of the pool. */
@@ -41,6 +48,13 @@ const optionsSchema = z.strictObject({
       `must not hold credentials (${CREDENTIAL_KEYS.join(', ')}): they come with each sync`,
     ),
   maxIdleInstances: z.number().int().nonnegative(),
+  clock: z.custom<{ now(): number }>(
+    (value) =>
+      (typeof value === 'object' || typeof value === 'function') &&
+      value !== null &&
+      typeof (value as { now?: unknown }).now === 'function',
+    'expected an object with a now() method',
+  ),
 })
 
 function isBaseUrl(value: string): boolean {
@@ -55,12 +69,13 @@ function isBaseUrl(value: string): boolean {
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
 export function resolveCcxtAdapterOptions(input: CcxtAdapterOptions): ResolvedCcxtAdapterOptions {
   if (typeof input !== 'object' || input === null) parseOptions('createCcxtAdapter', optionsSchema, input)
-  const withDefaults = { ccxt: {}, maxIdleInstances: 16, ...withoutUndefined(input) }
+  const withDefaults = { ccxt: {}, maxIdleInstances: 16, clock: Date, ...withoutUndefined(input) }
   const parsed = parseOptions('createCcxtAdapter', optionsSchema, withDefaults)
   return {
     baseUrl: parsed.baseUrl?.replace(/\/+$/, ''),
     // The caller's object itself, not zod's copy: it may hold functions and class instances (agents, fetch).
     ccxt: (input.ccxt ?? {}) as Record<string, unknown>,
     maxIdleInstances: parsed.maxIdleInstances,
+    clock: parsed.clock,
   }
 }

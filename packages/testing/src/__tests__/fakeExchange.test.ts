@@ -322,12 +322,63 @@ describe('fake OKX', () => {
       '50011',
       null,
     ])
-    // The limit is per account: another account is not affected.
+    // The limit is per user: another user's account is not affected.
     expect((await okxGet(fake, '/api/v5/account/balance', other)).status).toBe(200)
     // 2 s after the first request, one slot is free again, not ten: the window slides.
     await clock.advance(1_001)
     expect((await okxGet(fake, '/api/v5/account/balance')).status).toBe(200)
     expect((await okxGet(fake, '/api/v5/account/balance')).status).toBe(429)
+  })
+})
+
+describe('fake OKX users and account modes', () => {
+  it('counts limits per user: two keys of one uid share them, and account/config names the uid and mode', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1))
+    const second = { ...OKX, apiKey: 'okx-key-2', secret: 'okx-secret-2' }
+    const stranger = { ...OKX, apiKey: 'okx-key-3', secret: 'okx-secret-3' }
+    const fake = await start({
+      accounts: [
+        { ...OKX, uid: 777, okxAccountLevel: '3' },
+        { ...second, uid: 777 },
+        { ...stranger, uid: 888 },
+      ],
+      clock,
+      checkTimestamps: false,
+    })
+    const config = await json(await okxGet(fake, '/api/v5/account/config'))
+    expect(config.code).toBe('0')
+    expect((config.data as Array<Record<string, unknown>>)[0]).toMatchObject({ uid: '777', acctLv: '3' })
+    for (let call = 0; call < 5; call++) expect((await okxGet(fake, '/api/v5/account/balance')).status).toBe(200)
+    for (let call = 0; call < 5; call++) {
+      expect((await okxGet(fake, '/api/v5/account/balance', second)).status).toBe(200)
+    }
+    const limited = await okxGet(fake, '/api/v5/account/balance', second)
+    expect([limited.status, await json(limited)]).toEqual([429, { msg: 'Too Many Requests', code: '50011' }])
+    expect((await okxGet(fake, '/api/v5/account/balance', stranger)).status).toBe(200)
+  })
+
+  it('sends margin-mode detail fields exactly as given, and lists a borrowed currency', async () => {
+    const okx = { availBal: '', availEq: '0', cashBal: '-1200.5', eq: '-1200.61235', liab: '1200.61235' }
+    const fake = await start({
+      accounts: [
+        {
+          ...OKX,
+          balances: [
+            { asset: 'ETH', free: '0.6612664522199999', okx: { availEq: '0.6612664522199999' } },
+            { asset: 'USDT', free: '0', okx },
+          ],
+        },
+      ],
+    })
+    const body = await json(await okxGet(fake, '/api/v5/account/balance'))
+    const details = (body.data as Array<{ details: Array<Record<string, string>> }>)[0]?.details
+    expect(details?.map((detail) => detail.ccy)).toEqual(['ETH', 'USDT'])
+    expect(details?.[0]).toMatchObject({
+      availBal: '0.6612664522199999',
+      availEq: '0.6612664522199999',
+      frozenBal: '0',
+    })
+    expect(details?.[1]).toMatchObject({ ...okx, frozenBal: '0' })
   })
 })
 
@@ -390,6 +441,63 @@ describe('fake faults', () => {
       handle.remove()
     }
     expect((await binanceGet(fake, '/api/v3/account')).status).toBe(200)
+  })
+
+  it('produce the real answers a balance call can get: documented codes, WAF pages, bans, restricted locations', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1))
+    const fake = await start({ accounts: [BINANCE, OKX], clock, checkTimestamps: false })
+    const answers: Array<
+      [Parameters<FakeExchangeServer['inject']>[0], [number, string | null], [number, string | null], string]
+    > = [
+      [{ type: 'code', code: '50009' }, [400, '50009'], [200, '50009'], 'Account is frozen due to stop-out.'],
+      [{ type: 'code', code: '50022' }, [400, '50022'], [200, '50022'], 'Account is frozen due to liquidation.'],
+      [{ type: 'code', code: '50119' }, [400, '50119'], [200, '50119'], "API key doesn't exist"],
+      [{ type: 'code', code: '50119', status: 401 }, [401, '50119'], [401, '50119'], "API key doesn't exist"],
+      [{ type: 'code', code: '50040' }, [400, '50040'], [200, '50040'], 'Too frequent operations'],
+      [{ type: 'code', code: '-2015' }, [401, '-2015'], [200, '-2015'], ''],
+      [{ type: 'rate-limited', status: 200 }, [200, '-1003'], [200, '50011'], 'Too Many Requests'],
+      [{ type: 'rate-limited', bare: true }, [429, null], [429, null], ''],
+      [{ type: 'restricted-location' }, [451, '0'], [200, '50121'], "You can't access our services"],
+      [{ type: 'waf' }, [403, null], [403, null], ''],
+      [{ type: 'ip-banned', ms: 300_000 }, [418, '-1003'], [429, null], ''],
+    ]
+    for (const [fault, binance, okx, okxMessage] of answers) {
+      const handle = fake.inject(fault)
+      const fromBinance = await binanceGet(fake, '/api/v3/account', { timestamp: clock.now() })
+      const fromOkx = await okxGet(fake, '/api/v5/account/balance')
+      const binanceText = await fromBinance.text()
+      const okxText = await fromOkx.text()
+      const codeOf = (text: string) => (text.startsWith('{') ? String(JSON.parse(text).code) : null)
+      expect([fromBinance.status, codeOf(binanceText)], `binance ${JSON.stringify(fault)}`).toEqual(binance)
+      expect([fromOkx.status, codeOf(okxText)], `okx ${JSON.stringify(fault)}`).toEqual(okx)
+      // OKX error bodies carry code and msg, and no data.
+      if (okx[1] !== null) expect(Object.keys(JSON.parse(okxText)).sort()).toEqual(['code', 'msg'])
+      if (okxMessage) expect(JSON.parse(okxText).msg).toContain(okxMessage)
+      if (fault.type === 'waf') expect(binanceText).toMatch(/403 ERROR[\s\S]*cloudfront/)
+      if (fault.type === 'ip-banned') {
+        expect(fromBinance.headers.get('retry-after')).toBeNull()
+        expect(JSON.parse(binanceText).msg).toContain(`IP banned until ${clock.now() + 300_000}.`)
+      }
+      handle.remove()
+    }
+  })
+
+  it('ban without Retry-After when Binance is told to, the end only in the message', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1))
+    const fake = await start({
+      accounts: [BINANCE],
+      clock,
+      checkTimestamps: false,
+      binance: { weightPerMinute: 20, banAfter429s: 1, banRetryAfter: false },
+    })
+    const statuses: number[] = []
+    for (let call = 0; call < 3; call++) {
+      statuses.push((await binanceGet(fake, '/api/v3/account', { timestamp: clock.now() })).status)
+    }
+    const ban = await binanceGet(fake, '/api/v3/account', { timestamp: clock.now() })
+    expect([...statuses, ban.status]).toEqual([200, 429, 418, 418])
+    expect(ban.headers.get('retry-after')).toBeNull()
+    expect((await json(ban)).msg).toContain(`IP banned until ${clock.now() + 120_000}.`)
   })
 
   it('serve an HTML page with status 200, and a gateway page for 502', async () => {

@@ -11,7 +11,9 @@ import {
   jsonReply,
   type ReplyNote,
   type TerminalFault,
+  wafReply,
 } from './exchangeApi.js'
+import { fakeErrorAnswer } from './fakeFault.js'
 import {
   binanceCoinConfig,
   binanceFuturesExchangeInfo,
@@ -132,7 +134,7 @@ export class BinanceApi implements ExchangeApi {
   async handle(request: ApiRequest): Promise<ApiReply> {
     const { now } = request
     const ip = this.#ipState(request.ip, now)
-    if (ip.bannedUntil > now) return banned(ip, now)
+    if (ip.bannedUntil > now) return banned(ip.bannedUntil, now, this.#host.options.binance.banRetryAfter)
     const route = ROUTES[`${request.method} ${request.path}`]
     if (!route) return error(404, -1, `Unknown route ${request.method} ${request.path}.`)
 
@@ -187,7 +189,7 @@ export class BinanceApi implements ExchangeApi {
     if (ip.violations >= banAfter429s) {
       ip.bans++
       ip.bannedUntil = now + Math.min(banMs * 2 ** (ip.bans - 1), MAX_BAN_MS)
-      return banned(ip, now)
+      return banned(ip.bannedUntil, now, this.#host.options.binance.banRetryAfter)
     }
     ip.violations++
     const limit = this.#poolLimit(pool)
@@ -254,12 +256,13 @@ function mandatory(name: string): ApiReply {
   return error(400, -1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`)
 }
 
-function banned(ip: IpState, now: number): ApiReply {
+/** Binance's 418: the ban's end is in the message, and `Retry-After` is not always sent with it. */
+function banned(until: number, now: number, retryAfter: boolean): ApiReply {
   return error(
     418,
     -1003,
-    `Way too much request weight used; IP banned until ${ip.bannedUntil}. Please use WebSocket Streams for live updates to avoid bans.`,
-    { 'retry-after': String(Math.ceil((ip.bannedUntil - now) / 1000)) },
+    `Way too much request weight used; IP banned until ${until}. Please use WebSocket Streams for live updates to avoid bans.`,
+    retryAfter ? { 'retry-after': String(Math.ceil((until - now) / 1000)) } : {},
   )
 }
 
@@ -300,9 +303,38 @@ function faultReply(
       return htmlReply(200, htmlPage('Binance'), headers, tagged)
     case 'rate-limited': {
       const waitMs = fault.retryAfterMs ?? MINUTE - (now % MINUTE)
-      return reply(429, -1003, 'Too much request weight used; please use WebSocket Streams for live updates.', {
-        'retry-after': String(Math.ceil(waitMs / 1000)),
-      })
+      const retryAfter = { 'retry-after': String(Math.ceil(waitMs / 1000)) }
+      if (fault.bare) {
+        return {
+          kind: 'response',
+          status: 429,
+          headers: { 'content-type': 'text/plain', ...headers, ...retryAfter },
+          body: 'Too Many Requests',
+          ...tagged,
+        }
+      }
+      return reply(
+        fault.status ?? 429,
+        -1003,
+        'Too much request weight used; please use WebSocket Streams for live updates.',
+        retryAfter,
+      )
+    }
+    case 'ip-banned': {
+      const answer = banned(now + (fault.ms ?? 120_000), now, fault.retryAfter ?? false)
+      return answer.kind === 'response' ? { ...answer, headers: { ...answer.headers, ...headers }, ...tagged } : answer
+    }
+    case 'waf':
+      return wafReply(headers, tagged)
+    case 'restricted-location':
+      return reply(
+        451,
+        0,
+        "Service unavailable from a restricted location according to 'b. Eligibility' in https://www.binance.com/en/terms. Please contact customer service if you believe you received this message in error.",
+      )
+    case 'code': {
+      const { status, msg } = fakeErrorAnswer('binance', fault, request.ip)
+      return reply(status, Number(fault.code), msg)
     }
     case 'revoked':
     case 'ip-not-allowed':

@@ -49,6 +49,8 @@ export interface FakeRequest {
 export interface FakeAccount {
   readonly exchange: FakeExchangeId
   readonly apiKey: string
+  /** The exchange's user id of the account (OKX `uid`); keys of one user share it. */
+  readonly uid: number
   /** True after `revoke()`: every signed request with this key is refused. */
   readonly revoked: boolean
   /** The balances the account holds now. */
@@ -116,7 +118,7 @@ export class FakeExchange {
   /** Adds an account (or replaces the one with the same exchange and key). */
   addAccount(options: FakeAccountOptions): FakeAccount {
     const parsed = parseOptions(OWNER, fakeAccountSchema, options, 'account') as FakeAccountOptions
-    const record = new AccountRecord(parsed, this.#nextUid++)
+    const record = new AccountRecord(parsed, parsed.uid ?? this.#nextUid++)
     this.#accounts[parsed.exchange].set(parsed.apiKey, record)
     return this.#handleOf(record)
   }
@@ -233,6 +235,7 @@ export class FakeExchange {
     return {
       exchange: record.exchange,
       apiKey: record.apiKey,
+      uid: record.uid,
       get revoked() {
         return record.revoked
       },
@@ -322,6 +325,7 @@ class AccountRecord implements AccountState {
   readonly secret: string
   readonly password: string | undefined
   readonly uid: number
+  readonly okxAccountLevel: '1' | '2' | '3' | '4'
   revoked = false
   #balances: FakeBalances = []
 
@@ -331,6 +335,7 @@ class AccountRecord implements AccountState {
     this.secret = options.secret
     this.password = options.password
     this.uid = uid
+    this.okxAccountLevel = options.okxAccountLevel ?? '1'
     this.setBalances(options.balances ?? [])
   }
 

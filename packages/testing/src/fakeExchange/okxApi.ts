@@ -12,7 +12,9 @@ import {
   jsonReply,
   SlidingWindow,
   type TerminalFault,
+  wafReply,
 } from './exchangeApi.js'
+import { fakeErrorAnswer } from './fakeFault.js'
 import { KNOWN_ASSETS, okxCurrency, okxInstruments } from './fixtures.js'
 
 interface RouteContext {
@@ -35,7 +37,8 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 
 /**
  * OKX v5 as ccxt sees it: base64 HMAC-SHA256 of timestamp + method + path + query + body checked per key, the
- * passphrase, a 30 s timestamp window, and per-account endpoint limits answered with code 50011.
+ * passphrase, a 30 s timestamp window, and endpoint limits counted per user (every key of one `uid` shares them)
+ * answered with code 50011. Error bodies carry `code` and `msg` and no `data`, as OKX sends them.
  */
 export class OkxApi implements ExchangeApi {
   readonly id = 'okx' as const
@@ -62,6 +65,11 @@ export class OkxApi implements ExchangeApi {
           const held = (account as AccountState).balancesAt(now).map((balance) => balance.asset)
           return [...new Set([...KNOWN_ASSETS, ...held])].map(okxCurrency)
         },
+      },
+      'GET /api/v5/account/config': {
+        private: true,
+        limiter: new SlidingWindow(5, 2_000),
+        answer: ({ account }) => [configPayload(account as AccountState)],
       },
       'GET /api/v5/account/balance': {
         private: true,
@@ -91,7 +99,8 @@ export class OkxApi implements ExchangeApi {
       const verdict = this.#authenticate(request, now)
       if ('reply' in verdict) return verdict.reply
       account = verdict.account
-      if (route.limiter && !route.limiter.take(account.apiKey, now)) {
+      // OKX counts private limits per user id, so a user's keys share them.
+      if (route.limiter && !route.limiter.take(String(account.uid), now)) {
         return error(429, '50011', 'Too Many Requests')
       }
     }
@@ -135,8 +144,9 @@ export class OkxApi implements ExchangeApi {
   }
 }
 
+/** OKX's error body: `code` and `msg`, no `data`. */
 function error(status: number, code: string, msg: string, headers: Record<string, string> = {}): ApiReply {
-  return jsonReply(status, { code, msg, data: [] }, headers, { code })
+  return jsonReply(status, { msg, code }, headers, { code })
 }
 
 function faultReply(fault: TerminalFault, request: ApiRequest, now: number): ApiReply {
@@ -160,7 +170,20 @@ function faultReply(fault: TerminalFault, request: ApiRequest, now: number): Api
       // OKX sends no Retry-After; the fake adds one only when the fault asks for it.
       const headers: Record<string, string> =
         fault.retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(fault.retryAfterMs / 1000)) }
-      return tagged(error(429, '50011', 'Too Many Requests', headers))
+      if (fault.bare) return tagged(bareTooManyRequests(headers))
+      return tagged(error(fault.status ?? 429, '50011', 'Too Many Requests', headers))
+    }
+    case 'ip-banned':
+      return tagged(bareTooManyRequests({}))
+    case 'waf':
+      return tagged(wafReply())
+    case 'restricted-location': {
+      const { status, msg } = fakeErrorAnswer('okx', { code: '50121' }, request.ip)
+      return tagged(error(status, '50121', msg))
+    }
+    case 'code': {
+      const { status, msg } = fakeErrorAnswer('okx', fault, request.ip)
+      return tagged(error(status, fault.code, msg))
     }
     case 'revoked':
       return tagged(error(401, '50111', 'Invalid OK-ACCESS-KEY.'))
@@ -168,6 +191,41 @@ function faultReply(fault: TerminalFault, request: ApiRequest, now: number): Api
       return tagged(error(401, '50110', `Your IP ${request.ip} is not included in your API key's IP whitelist.`))
     case 'suspended':
       return tagged(error(200, '50007', `Account blocked. (${new Date(now).toISOString()})`))
+  }
+}
+
+/** A 429 from OKX's edge, before the API: no OKX code in the body. */
+function bareTooManyRequests(headers: Record<string, string>): ApiReply {
+  return {
+    kind: 'response',
+    status: 429,
+    headers: { 'content-type': 'text/plain', ...headers },
+    body: 'Too Many Requests',
+  }
+}
+
+/** `GET /api/v5/account/config`, trimmed to the fields that tell the user and the account mode. */
+function configPayload(account: AccountState) {
+  return {
+    acctLv: account.okxAccountLevel,
+    autoLoan: account.okxAccountLevel !== '1',
+    ctIsoMode: 'automatic',
+    greeksType: 'PA',
+    label: 'syncfolio',
+    level: 'Lv1',
+    levelTmp: '',
+    liquidationGear: '-1',
+    mainUid: String(account.uid),
+    mgnIsoMode: 'automatic',
+    opAuth: '0',
+    perm: 'read_only',
+    posMode: 'net_mode',
+    roleType: '0',
+    spotOffsetType: '',
+    spotRoleType: '0',
+    spotTraderInsts: [],
+    traderInsts: [],
+    uid: String(account.uid),
   }
 }
 
@@ -181,8 +239,8 @@ function balancePayload(account: AccountState, request: ApiRequest, now: number)
       const total = sumDecimals([balance.free, used])
       return { balance, used, total }
     })
-    // OKX lists only the currencies the account holds.
-    .filter(({ total }) => !/^0(\.0*)?$/.test(total))
+    // OKX lists only the currencies the account holds (or owes).
+    .filter(({ balance, total }) => balance.okx !== undefined || !/^0(\.0*)?$/.test(total))
     .map(({ balance, used, total }) => ({
       accAvgPx: '',
       availBal: balance.free,
@@ -215,6 +273,7 @@ function balancePayload(account: AccountState, request: ApiRequest, now: number)
       uTime: String(now),
       upl: '',
       uplLiab: '',
+      ...balance.okx,
     }))
   return {
     adjEq: '',

@@ -11,6 +11,14 @@ export interface FakeBalance {
   free: string
   /** Amount held in open orders. @default '0' */
   used?: string
+  /**
+   * Fields of OKX's balance detail sent exactly as given, over those the fake derives from `free` and `used`
+   * (`availBal`, `frozenBal`, `cashBal`, `eq`): what margin modes fill in, e.g.
+   * `{ availEq: '0.6612664522199999', eq: '1.2', upl: '0.2', liab: '' }`. A balance with `okx` fields is listed
+   * even when `free` and `used` are zero (a borrowed currency has a negative `eq`). Ignored by Binance.
+   * @default {}
+   */
+  okx?: Readonly<Record<string, string>>
 }
 
 /** Fixed balances, or a function of the fake's clock for balances that move on their own. */
@@ -24,6 +32,19 @@ export interface FakeAccountOptions {
   password?: string
   /** What the account holds. @default [] */
   balances?: FakeBalances
+  /**
+   * The exchange's user id of the account. Keys given one `uid` are keys of one user: OKX counts its private
+   * limits per user, so they share one budget. OKX's `GET /api/v5/account/config` answers it.
+   * @default a new id per account
+   */
+  uid?: number
+  /**
+   * OKX account mode (`acctLv` of `GET /api/v5/account/config`): 1 spot, 2 single-currency margin, 3 multi-currency
+   * margin, 4 portfolio margin. It only changes what the config call reports; margin-mode balances come from
+   * `FakeBalance.okx`.
+   * @default '1'
+   */
+  okxAccountLevel?: '1' | '2' | '3' | '4'
 }
 
 export interface FakeBinanceOptions {
@@ -35,6 +56,12 @@ export interface FakeBinanceOptions {
   banAfter429s?: number
   /** Length of a first 418 ban; every further ban of the same IP doubles it, up to 3 days. @default 120_000 */
   banMs?: number
+  /**
+   * Send `Retry-After` with a 418. Binance does not always: the ban's end is then only in the message
+   * ("IP banned until 1661313390000").
+   * @default true
+   */
+  banRetryAfter?: boolean
 }
 
 export interface FakeOkxOptions {
@@ -55,7 +82,7 @@ export interface FakeExchangeOptions {
    * @default true
    */
   checkTimestamps?: boolean
-  /** Binance spot limits. @default { weightPerMinute: 6000, sapiWeightPerMinute: 12_000, banAfter429s: 3, banMs: 120_000 } */
+  /** Binance spot limits. @default { weightPerMinute: 6000, sapiWeightPerMinute: 12_000, banAfter429s: 3, banMs: 120_000, banRetryAfter: true } */
   binance?: FakeBinanceOptions
   /** OKX v5 limits. @default { balanceLimit: 10, balanceWindowMs: 2_000 } */
   okx?: FakeOkxOptions
@@ -79,6 +106,7 @@ export const fakeBalanceSchema = z.strictObject({
   asset: z.string().regex(/^[A-Za-z0-9]{1,20}$/, 'must be 1-20 letters or digits'),
   free: z.string().refine(isNonNegativeDecimal, 'must be a non-negative decimal string'),
   used: z.string().refine(isNonNegativeDecimal, 'must be a non-negative decimal string').optional(),
+  okx: z.record(z.string().regex(/^[a-zA-Z]+$/, 'must be a field name'), z.string()).optional(),
 })
 
 const balancesSchema = z.union([
@@ -93,6 +121,8 @@ export const fakeAccountSchema = z
     secret: nonEmpty,
     password: nonEmpty.optional(),
     balances: balancesSchema.optional(),
+    uid: z.number().int().positive().optional(),
+    okxAccountLevel: z.enum(['1', '2', '3', '4']).optional(),
   })
   .refine((account) => account.exchange !== 'okx' || account.password !== undefined, {
     message: 'an OKX account needs a password (its passphrase)',
@@ -116,6 +146,7 @@ const optionsSchema = z.strictObject({
     sapiWeightPerMinute: positiveInt,
     banAfter429s: positiveInt,
     banMs: positiveInt,
+    banRetryAfter: z.boolean(),
   }),
   okx: z.strictObject({ balanceLimit: positiveInt, balanceWindowMs: positiveInt }),
   maxLogEntries: positiveInt,
@@ -139,6 +170,7 @@ export function resolveFakeExchangeOptions(owner: string, input: FakeExchangeOpt
       sapiWeightPerMinute: 12_000,
       banAfter429s: 3,
       banMs: 120_000,
+      banRetryAfter: true,
       ...withoutUndefined(input.binance ?? {}),
     },
     okx: { balanceLimit: 10, balanceWindowMs: 2_000, ...withoutUndefined(input.okx ?? {}) },

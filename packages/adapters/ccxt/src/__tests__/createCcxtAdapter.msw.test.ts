@@ -42,6 +42,11 @@ describe('createCcxtAdapter under msw', () => {
     })
     expect(binance.balances).toEqual([{ asset: 'BTC', free: '0.12345678', used: '0.00000000', total: '0.12345678' }])
     expect(okx.balances).toEqual([{ asset: 'ETH', free: '1.5', used: '0', total: '1.5' }])
-    expect(exchange.requests.map((entry) => entry.path)).toEqual(['/api/v3/account', '/api/v5/account/balance'])
+    expect(okx.accountId).toBe(String(exchange.account('okx', 'ok')?.uid))
+    expect(exchange.requests.map((entry) => entry.path)).toEqual([
+      '/api/v3/account',
+      '/api/v5/account/config',
+      '/api/v5/account/balance',
+    ])
   })
 })

@@ -63,10 +63,14 @@ describe('the SyncScheduler over real ccxt and the fake exchange', () => {
     const requests = fake.requests
     const limited = requests.filter((entry) => entry.status === 429 || entry.status === 418 || entry.code === '50011')
     expect(limited).toEqual([])
-    // One request per sync, every one answered.
+    // One request per sync, every one answered, plus one per OKX key, once, for its user id.
     expect(requests.every((entry) => entry.status === 200)).toBe(true)
-    expect(requests.length).toBe(succeeded)
-    expect(new Set(requests.map((entry) => entry.path))).toEqual(
+    const configs = requests.filter((entry) => entry.path === '/api/v5/account/config')
+    expect(configs.length).toBe(OKX_CONNECTIONS)
+    expect(new Set(configs.map((entry) => entry.apiKey)).size).toBe(OKX_CONNECTIONS)
+    const balanceCalls = requests.filter((entry) => entry.path !== '/api/v5/account/config')
+    expect(balanceCalls.length).toBe(succeeded)
+    expect(new Set(balanceCalls.map((entry) => entry.path))).toEqual(
       new Set(['/api/v3/account', '/api/v5/account/balance']),
     )
     // 400 Binance accounts want 8000 weight a minute: the budget is the bottleneck, and it is used, not wasted.
@@ -81,7 +85,8 @@ describe('the SyncScheduler over real ccxt and the fake exchange', () => {
     }
     // Nobody starves: every connection was synced at least twice in the four minutes.
     const syncsPerKey = new Map<string, number>()
-    for (const entry of requests) syncsPerKey.set(entry.apiKey ?? '', (syncsPerKey.get(entry.apiKey ?? '') ?? 0) + 1)
+    for (const entry of balanceCalls)
+      syncsPerKey.set(entry.apiKey ?? '', (syncsPerKey.get(entry.apiKey ?? '') ?? 0) + 1)
     for (const { apiKey } of binanceAccounts) expect(syncsPerKey.get(apiKey) ?? 0).toBeGreaterThanOrEqual(2)
     for (const { apiKey } of okxAccounts) expect(syncsPerKey.get(apiKey) ?? 0).toBeGreaterThanOrEqual(2)
   })

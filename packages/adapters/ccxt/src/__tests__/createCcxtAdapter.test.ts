@@ -127,7 +127,7 @@ describe('createCcxtAdapter over real ccxt and the fake exchange', () => {
     expect(own.length).toBeLessThan(accounts.length)
   })
 
-  it('sends exactly one request per sync, first sync included, on Binance and OKX', async () => {
+  it("sends exactly one request per sync, first sync included, on Binance and OKX, and once per OKX key its user's id", async () => {
     const fake = await start([
       ...binanceAccounts(3),
       {
@@ -147,10 +147,11 @@ describe('createCcxtAdapter over real ccxt and the fake exchange', () => {
       await okx.fetchBalances(request({ apiKey: 'okx-key', secret: 'okx-secret', password: 'okx-pass' }))
     }
     expect(fake.requests.map((entry) => `${entry.method} ${entry.path}`)).toEqual(
-      Array.from({ length: 3 }, () => [
+      Array.from({ length: 3 }, (_, round) => [
         'GET /api/v3/account',
         'GET /api/v3/account',
         'GET /api/v3/account',
+        ...(round === 0 ? ['GET /api/v5/account/config'] : []),
         'GET /api/v5/account/balance',
       ]).flat(),
     )

@@ -59,7 +59,7 @@ describe('binanceDialect.parse', () => {
 })
 
 describe('okxDialect.parse', () => {
-  it('takes eq as total, availBal and frozenBal as free and used, and availEq when OKX fills it, as ccxt does', () => {
+  it("takes eq as total, availEq (when OKX fills it) or availBal as free, and OKX's own frozenBal as used", () => {
     const balances = okxDialect.parse(
       {
         code: '0',
@@ -84,7 +84,7 @@ describe('okxDialect.parse', () => {
     )
     expect(balances).toEqual([
       { asset: 'BTC', free: '1', used: '0.000000000001', total: '1.000000000001' },
-      { asset: 'ETH', free: '5.25', used: '0.25', total: '5.5' },
+      { asset: 'ETH', free: '5.25', used: '0.5', total: '5.5' },
     ])
   })
 
