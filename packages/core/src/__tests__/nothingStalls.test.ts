@@ -590,3 +590,70 @@ describe('an asynchronous limiter', () => {
     expect(settled.filter((exchange) => exchange === 'a')).toHaveLength(2)
   })
 })
+
+describe('an exchange that refuses the whole server', () => {
+  it('pauses the exchange, fails no connection, and warns once per pause', async () => {
+    let refuse = true
+    const { store, clock, scheduler, connections } = await setup(
+      { binance: 3 },
+      {
+        binance: () => {
+          if (refuse) {
+            throw new SyncError('EXCHANGE_UNAVAILABLE', '451: restricted location', {
+              scope: 'exchange',
+              retryAfterMs: 600_000,
+            })
+          }
+          return { balances: [] }
+        },
+      },
+      { concurrency: 1 },
+    )
+    const warnings: WarningEvent[] = []
+    scheduler.on('warning', (warning) => warnings.push(warning))
+    const now = clock.now()
+    void scheduler.runOnce()
+    await clock.advance(1_000)
+    expect(scheduler.stats().exchanges.binance?.pausedUntil).toBe(now + 600_000)
+    for (const connection of connections.binance as Connection[]) {
+      expect(await store.get(connection.id)).toMatchObject({ status: 'active', failureCount: 0, lastError: null })
+    }
+    expect(warnings).toEqual([expect.objectContaining({ code: 'EXCHANGE_PAUSED', exchange: 'binance' })])
+    refuse = false
+    await clock.advance(600_000)
+    await scheduler.runOnce()
+    for (const connection of connections.binance as Connection[]) {
+      expect((await store.get(connection.id))?.lastSyncAt).not.toBeNull()
+    }
+  })
+})
+
+describe('account-scope budgets', () => {
+  it('are kept per exchange account: two keys of one OKX user share one budget once the adapter reports it', async () => {
+    const starts: Array<{ id: string; at: number }> = []
+    const { clock, scheduler, connections } = await setup(
+      { okx: 2 },
+      {
+        okx: ({ connection }) => {
+          starts.push({ id: connection.id, at: clock.now() })
+          return { balances: [], accountId: 'uid-777' }
+        },
+      },
+      { limits: { okx: { cost: 1, budgets: [{ scope: 'account', limit: 1, windowMs: 10_000 }] } } },
+    )
+    const [a, b] = connections.okx as [Connection, Connection]
+    // The first syncs learn the account; each key had its own window until then.
+    await scheduler.syncNow(a.id)
+    await scheduler.syncNow(b.id)
+    starts.length = 0
+    const t0 = clock.now()
+    await scheduler.syncNow(a.id)
+    const next = scheduler.syncNow(b.id)
+    await clock.advance(0)
+    // One call per account per 10 s: the second key of the same account waits for the shared window.
+    expect(starts).toHaveLength(1)
+    await clock.advance(10_000)
+    await next
+    expect(starts.map((start) => start.at - t0)).toEqual([0, 10_000])
+  })
+})
