@@ -190,9 +190,11 @@ export class Dispatcher {
         wakeAt = Math.min(wakeAt, result)
       }
     }
-    // Jobs that wait on an account's pause wake the lane when it ends, even when no slot is free now.
-    for (const lane of this.#order) {
-      if (lane.blockedUntil > now || !hasWork(lane)) continue
+    // A lane whose jobs all wait on their accounts' pauses wakes when the first one ends. (A ready lane needs no
+    // timer: a sync that ends pumps again.)
+    for (let index = 0; index < this.#order.length; index++) {
+      const lane = this.#order[index] as Lane
+      if (lane.blockedUntil > now || (snapshot[index] as LaneSnapshot).ready || !hasWork(lane)) continue
       wakeAt = Math.min(wakeAt, earliestNotBefore(lane, now))
     }
     this.#setWake(wakeAt, now)
@@ -205,14 +207,11 @@ export class Dispatcher {
   /** May this lane start a job now? */
   #ready(lane: Lane, now: number): boolean {
     if (lane.inFlight >= lane.concurrency || lane.blockedUntil > now || lane.asking) return false
-    let scanned = 0
-    for (const list of [lane.urgent, lane.queue]) {
-      for (let index = 0; index < list.length && scanned < SCAN_DEPTH; index++, scanned++) {
-        const job = list[index] as DispatchJob
-        if (!job.asking && job.notBefore <= now) return true
-      }
-    }
-    return false
+    // The usual case first: the head of the queue may start.
+    const head = lane.urgent[0] ?? lane.queue[0]
+    if (head === undefined) return false
+    if (!head.asking && head.notBefore <= now) return true
+    return scan(lane, (job) => !job.asking && job.notBefore <= now)
   }
 
   /** Starts one job of the lane: true when it did, else when asking again may help (or Infinity). */
@@ -425,14 +424,23 @@ function hasWork(lane: Lane): boolean {
 
 function earliestNotBefore(lane: Lane, now: number): number {
   let at = Number.POSITIVE_INFINITY
-  let scanned = 0
-  for (const list of [lane.urgent, lane.queue]) {
-    for (let index = 0; index < list.length && scanned < SCAN_DEPTH; index++, scanned++) {
-      const job = list[index] as DispatchJob
-      if (!job.asking && !job.permit && job.notBefore > now) at = Math.min(at, job.notBefore)
-    }
-  }
+  scan(lane, (job) => {
+    if (!job.asking && !job.permit && job.notBefore > now) at = Math.min(at, job.notBefore)
+    return false
+  })
   return at
+}
+
+/** True when `test` holds for one of the first SCAN_DEPTH jobs of the lane, urgent first. */
+function scan(lane: Lane, test: (job: DispatchJob) => boolean): boolean {
+  let scanned = 0
+  for (let index = 0; index < lane.urgent.length && scanned < SCAN_DEPTH; index++, scanned++) {
+    if (test(lane.urgent[index] as DispatchJob)) return true
+  }
+  for (let index = 0; index < lane.queue.length && scanned < SCAN_DEPTH; index++, scanned++) {
+    if (test(lane.queue[index] as DispatchJob)) return true
+  }
+  return false
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
