@@ -269,6 +269,10 @@ export class SyncScheduler implements Scheduler {
     this.#activeUsers.set(userId, now + this.#options.activeForMs)
     // Only a user who just became active is looked up: reads follow arrivals, not how many users stay active.
     if (wasActive) return
+    if (this.#freshUsers.size >= ACTIVE_USERS_PER_LOOKUP) {
+      // Only the most recent are looked up; the others still go first as the sweep's pages come in.
+      this.#freshUsers.delete(this.#freshUsers.values().next().value as string)
+    }
     this.#freshUsers.add(userId)
     if (this.#sweeps.size > 0) void this.#lookUpFreshUsers()
   }
@@ -427,7 +431,7 @@ export class SyncScheduler implements Scheduler {
 
   /** Queues the due connections of users who just became active, ahead of the sweep queue. */
   async #lookUpFreshUsers(): Promise<void> {
-    const users = [...this.#freshUsers].slice(-ACTIVE_USERS_PER_LOOKUP)
+    const users = [...this.#freshUsers]
     this.#freshUsers.clear()
     const generation = this.#lifecycle.generation
     const { store } = this.#options
