@@ -69,7 +69,15 @@ const MAX_ISSUES = 20
  * `GET /holdings?connectionIds=a,b`, `GET /events` (Server-Sent Events). Options are validated here, once.
  */
 export function createSyncHandler(options: SyncHandlerOptions): SyncHandler {
-  const api = new SyncHttpApi(resolveHandlerOptions(options))
+  return createNamedSyncHandler('createSyncHandler', options)
+}
+
+/**
+ * `createSyncHandler` for a binding (Express, Nest): a bad option's error names `owner`, the function the user
+ * called, rather than the handler inside it.
+ */
+export function createNamedSyncHandler(owner: string, options: SyncHandlerOptions): SyncHandler {
+  const api = new SyncHttpApi(resolveHandlerOptions(options, owner))
   return (request) => api.handle(request)
 }
 

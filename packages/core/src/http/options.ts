@@ -105,7 +105,7 @@ const optionsSchema = z.strictObject({
 })
 
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
-export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandlerOptions {
+export function resolveHandlerOptions(input: SyncHandlerOptions, owner = 'createSyncHandler'): ResolvedHandlerOptions {
   const withDefaults = {
     basePath: '',
     maxBodyBytes: 16_384,
@@ -119,8 +119,8 @@ export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandle
     onError: logError,
     ...withoutUndefined(input ?? {}),
   }
-  if (typeof input !== 'object' || input === null) parseOptions('createSyncHandler', optionsSchema, input)
-  parseOptions('createSyncHandler', optionsSchema, withDefaults)
+  if (typeof input !== 'object' || input === null) parseOptions(owner, optionsSchema, input)
+  parseOptions(owner, optionsSchema, withDefaults)
   return withDefaults as unknown as ResolvedHandlerOptions
 }
 
