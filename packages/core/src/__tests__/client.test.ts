@@ -209,7 +209,9 @@ describe('createSyncClient against a broken server', () => {
     const nest403 = guarded(403, JSON.stringify({ statusCode: 403, message: 'Forbidden resource', error: 'Forbidden' }))
     expect(await rejection(nest403.syncNow('c1'))).toMatchObject({ status: 403, code: 'FORBIDDEN' })
     expect(await rejection(guarded(401, '', 'text/plain').listConnections())).toMatchObject({ code: 'UNAUTHORIZED' })
-    expect(await rejection(guarded(403, '<h1>No</h1>', 'text/html').listExchanges())).toMatchObject({ code: 'FORBIDDEN' })
+    expect(await rejection(guarded(403, '<h1>No</h1>', 'text/html').listExchanges())).toMatchObject({
+      code: 'FORBIDDEN',
+    })
   })
 
   it('turns a failed fetch into NETWORK with status 0, and lets an abort through as it is', async () => {

@@ -243,7 +243,9 @@ async function errorFrom(response: Response, method: string, path: string): Prom
   // the documented `code === 'UNAUTHORIZED'` branch must run whoever refused.
   const auth = AUTH_CODES[response.status]
   if (auth !== undefined) {
-    const message = parsed.success ? parsed.data.error.message : `${method} ${path} was refused (HTTP ${response.status}).`
+    const message = parsed.success
+      ? parsed.data.error.message
+      : `${method} ${path} was refused (HTTP ${response.status}).`
     return new SyncApiError(response.status, auth, message)
   }
   if (!parsed.success) {
