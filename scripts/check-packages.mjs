@@ -7,6 +7,23 @@ const root = JSON.parse(readFileSync('package.json', 'utf8'))
 const list = execFileSync('npm', ['query', '.workspace'], { encoding: 'utf8' })
 const packages = JSON.parse(list).filter((pkg) => !pkg.private)
 let failed = 0
+let broken = 0
+// One rule for every package built on another @syncfolio package: a peer (and a devDependency for the workspace),
+// never a dependency, so a host never installs two copies of the core.
+for (const pkg of packages) {
+  const manifest = JSON.parse(readFileSync(join(pkg.location, 'package.json'), 'utf8'))
+  for (const name of Object.keys(manifest.dependencies ?? {})) {
+    if (!name.startsWith('@syncfolio/')) continue
+    process.stdout.write(`${pkg.name}: ${name} must be a peerDependency, not a dependency\n`)
+    broken++
+  }
+  for (const name of Object.keys(manifest.peerDependencies ?? {})) {
+    if (name.startsWith('@syncfolio/') && !manifest.devDependencies?.[name]) {
+      process.stdout.write(`${pkg.name}: peer ${name} needs a devDependency too, for the workspace\n`)
+      broken++
+    }
+  }
+}
 for (const pkg of packages) {
   const dir = pkg.location
   process.stdout.write(`\n== ${pkg.name} (${dir})\n`)
@@ -24,4 +41,4 @@ for (const pkg of packages) {
 process.stdout.write(
   `\n${packages.length - failed} of ${packages.length} packages pass publint and attw (${root.name})\n`,
 )
-process.exit(failed ? 1 : 0)
+process.exit(failed || broken ? 1 : 0)

@@ -1,7 +1,5 @@
 export { compareDecimals, isDecimalString, sumDecimals } from './balances/decimal.js'
-export { validateResult } from './balances/validateResult.js'
 export { InvalidOptionError } from './errors/invalidOptionError.js'
-export { parseOptions, withoutUndefined } from './errors/parseOptions.js'
 export type { RateLimitScope, SyncErrorCode, SyncErrorOptions } from './errors/syncError.js'
 export {
   isSyncError,
@@ -10,8 +8,22 @@ export {
   SyncError,
   toSyncError,
 } from './errors/syncError.js'
-export * from './http/index.js'
-export * from './limits/index.js'
+export type { SyncHandler } from './http/createSyncHandler.js'
+export { createSyncHandler } from './http/createSyncHandler.js'
+export type { ResolveUser, SyncHandlerOptions, SyncHandlerScheduler } from './http/options.js'
+export type { BudgetLimiterOptions } from './limits/budgetLimiter.js'
+export { BudgetLimiter } from './limits/budgetLimiter.js'
+export type { ResolvedLimits } from './limits/exchangeLimits.js'
+export { DEFAULT_LIMITS, FALLBACK_LIMITS, resolveLimits } from './limits/exchangeLimits.js'
+export type {
+  ExchangeLimitStats,
+  LimitDecision,
+  LimitPermit,
+  LimitRequest,
+  LimitSettlement,
+  LimitSettleResult,
+  SyncLimiter,
+} from './limits/syncLimiter.js'
 export type { Clock, TimerHandle } from './scheduler/clock.js'
 export { systemClock } from './scheduler/clock.js'
 export type {
@@ -31,7 +43,6 @@ export type { Budget, ExchangeLimits, SyncSchedulerOptions } from './scheduler/o
 export type { Scheduler } from './scheduler/scheduler.js'
 export type { SchedulerStats } from './scheduler/syncScheduler.js'
 export { SyncScheduler } from './scheduler/syncScheduler.js'
-export { freshConnection } from './store/freshConnection.js'
 export { MemoryStore } from './store/memoryStore.js'
 export type {
   DueCursor,

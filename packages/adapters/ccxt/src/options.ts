@@ -1,4 +1,4 @@
-import { parseOptions, withoutUndefined } from '@syncfolio/core'
+import { parseOptions, withoutUndefined } from '@syncfolio/core/runner'
 import { z } from 'zod'
 
 export interface CcxtAdapterOptions {

@@ -200,6 +200,20 @@ describe('createSyncClient against a broken server', () => {
     })
   })
 
+  it("maps 401 and 403 to UNAUTHORIZED and FORBIDDEN whatever the body, such as a Nest guard's", async () => {
+    const guarded = (status: number, body: string, type = 'application/json') =>
+      client(async () => new Response(body, { status, headers: { 'content-type': type } }))
+    const nest401 = guarded(401, JSON.stringify({ statusCode: 401, message: 'Unauthorized' }))
+    expect(await rejection(nest401.listConnections())).toMatchObject({ status: 401, code: 'UNAUTHORIZED' })
+    await expect(nest401.events().next()).rejects.toMatchObject({ status: 401, code: 'UNAUTHORIZED' })
+    const nest403 = guarded(403, JSON.stringify({ statusCode: 403, message: 'Forbidden resource', error: 'Forbidden' }))
+    expect(await rejection(nest403.syncNow('c1'))).toMatchObject({ status: 403, code: 'FORBIDDEN' })
+    expect(await rejection(guarded(401, '', 'text/plain').listConnections())).toMatchObject({ code: 'UNAUTHORIZED' })
+    expect(await rejection(guarded(403, '<h1>No</h1>', 'text/html').listExchanges())).toMatchObject({
+      code: 'FORBIDDEN',
+    })
+  })
+
   it('turns a failed fetch into NETWORK with status 0, and lets an abort through as it is', async () => {
     const offline = client(async () => {
       throw new TypeError('fetch failed')

@@ -48,6 +48,8 @@ function setup(overrides: Partial<SyncHandlerOptions> = {}, behave?: (request: F
     resolveUser: (request) => request.headers.get('x-user'),
     clock,
     onError: (error) => errors.push(error),
+    // Many tests add connections in a loop; the per-user limit has its own tests in httpHostile.test.ts.
+    addConnectionLimit: 1_000,
     ...overrides,
   })
   /** Every response body text, to check that no secret ever leaves. */

@@ -64,3 +64,39 @@ describe('toSyncError', () => {
     expect(toSyncError(foreign)).toBe(foreign)
   })
 })
+
+describe('scrubbing every form a credential is printed in', () => {
+  const keys = {
+    apiKey: 'vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A',
+    secret: 'NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j',
+  }
+  const secrets = secretValues({ ...keys, password: 'pass phrase/+&=!' })
+  const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64')
+
+  it.each([
+    ['as is', keys.secret],
+    ['base64', base64(keys.secret)],
+    ['base64url', Buffer.from(keys.secret).toString('base64url')],
+    ['base64 of a passphrase', base64('pass phrase/+&=!')],
+    ['form-encoded', new URLSearchParams({ p: 'pass phrase/+&=!' }).toString().slice(2)],
+    ['URL-encoded', encodeURIComponent('pass phrase/+&=!')],
+    ['Authorization: Basic from key and secret', base64(`${keys.apiKey}:${keys.secret}`)],
+  ])('%s', (_form, printed) => {
+    const text = `request failed: ${printed} (sent)`
+    expect(scrubText(text, secrets)).toBe('request failed: [redacted] (sent)')
+  })
+
+  it('scrubs a cause’s name as well as its message and stack', () => {
+    const cause = new Error(`refused ${keys.apiKey}`)
+    cause.name = `HttpError[${base64(`${keys.apiKey}:${keys.secret}`)}]`
+    const clean = scrubSyncError(toSyncError(cause), secrets)
+    const printed = JSON.stringify({
+      name: (clean.cause as Error).name,
+      message: (clean.cause as Error).message,
+      stack: (clean.cause as Error).stack,
+      top: clean.stack,
+    })
+    for (const secret of secrets) expect(printed).not.toContain(secret)
+    expect((clean.cause as Error).name).toBe('HttpError[[redacted]]')
+  })
+})

@@ -62,7 +62,7 @@ describe('options', () => {
     [{ concurrency: 0 }, 'concurrency', 'received 0'],
     [{ intervalMs: -5 }, 'intervalMs', 'received -5'],
     [{ timeoutMs: 'soon' }, 'timeoutMs', 'received "soon"'],
-    [{ concurency: 5 }, '(options)', 'concurency'],
+    [{ concurency: 5 }, 'concurency', 'is not an option of SyncScheduler'],
     [{ backoff: { baseMs: 10_000, maxMs: 1_000 } }, 'backoff.maxMs', 'received 1000'],
     [{ limits: { binance: { concurrency: 1.5 } } }, 'limits.binance.concurrency', 'received 1.5'],
     [{ exchanges: [] }, 'exchanges', 'received an array of 0'],

@@ -53,8 +53,12 @@ function fail(message: string): never {
   throw invalid(message)
 }
 
+/**
+ * The kind of a value, never the value: a response that echoes a key into a balance field must not put it into
+ * `lastError` and from there into `GET /connections`.
+ */
 function describe(value: unknown): string {
-  if (typeof value === 'number') return `the number ${value}`
-  if (typeof value === 'string') return JSON.stringify(value.slice(0, 40))
+  if (typeof value === 'string') return `a string of ${value.length} characters`
+  if (Array.isArray(value)) return `an array of ${value.length}`
   return value === null ? 'null' : typeof value
 }

@@ -161,6 +161,12 @@ export const API_ERROR_CODES = [
   'EXCHANGE_NOT_CONFIGURED',
   /** 429: a manual sync of this connection was requested too recently; see `retryAfterMs` and `Retry-After`. */
   'SYNC_THROTTLED',
+  /** 429: the exchange's rate limit leaves no room for this connection's sync now; see `retryAfterMs`. */
+  'RATE_LIMITED',
+  /** 429: this user added (or tried to add) connections too often; see `retryAfterMs` and `Retry-After`. */
+  'ADD_THROTTLED',
+  /** 403: the app's own auth refused the request (a guard or middleware in front of the API). */
+  'FORBIDDEN',
   /** 500: something failed on the server; details go to the handler's `onError`, never to the client. */
   'INTERNAL',
 ] as const

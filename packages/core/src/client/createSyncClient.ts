@@ -227,6 +227,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   }
 }
 
+/** Statuses whose meaning does not depend on who wrote the body. */
+const AUTH_CODES: Readonly<Record<number, 'UNAUTHORIZED' | 'FORBIDDEN'>> = { 401: 'UNAUTHORIZED', 403: 'FORBIDDEN' }
+
 async function errorFrom(response: Response, method: string, path: string): Promise<SyncApiError> {
   const retryAfterMs = parseRetryAfter(response.headers.get('Retry-After'))
   let body: unknown
@@ -236,6 +239,15 @@ async function errorFrom(response: Response, method: string, path: string): Prom
     body = undefined
   }
   const parsed = apiErrorBodySchema.safeParse(body)
+  // A guard or auth middleware in front of the API answers in its own shape (Nest: `{ statusCode, message }`);
+  // the documented `code === 'UNAUTHORIZED'` branch must run whoever refused.
+  const auth = AUTH_CODES[response.status]
+  if (auth !== undefined) {
+    const message = parsed.success
+      ? parsed.data.error.message
+      : `${method} ${path} was refused (HTTP ${response.status}).`
+    return new SyncApiError(response.status, auth, message)
+  }
   if (!parsed.success) {
     return new SyncApiError(response.status, 'HTTP_ERROR', `${method} ${path} failed with HTTP ${response.status}.`, {
       ...(retryAfterMs !== undefined && { retryAfterMs }),

@@ -13,6 +13,12 @@ export function parseOptions<T>(owner: string, schema: z.ZodType<T>, value: unkn
   const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0] as z.core.$ZodIssue
+  if (issue.code === 'unrecognized_keys') {
+    // Name the exact key, not the object holding it: `"exchanges"`, never `"(options)"`.
+    const key = String(issue.keys[0])
+    const field = [prefix, ...issue.path.map(String), key].filter(Boolean).join('.')
+    throw new InvalidOptionError(owner, field, `is not an option of ${owner}`, valueAt(value, [...issue.path, key]))
+  }
   const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.')
   const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
   throw new InvalidOptionError(owner, field || '(options)', message, valueAt(value, issue.path))

@@ -13,6 +13,7 @@ import {
 } from '../client/contract.js'
 import type { SyncOutcome, VerifyCredentialsResult } from '../scheduler/events.js'
 import type { Connection, Credentials } from '../types.js'
+import { AttemptWindow } from './attemptWindow.js'
 import { draftConnection } from './draftConnection.js'
 import { connectionNotFound, HttpProblem } from './httpProblem.js'
 import { emptyResponse, jsonResponse } from './jsonResponse.js'
@@ -68,19 +69,29 @@ const MAX_ISSUES = 20
  * `GET /holdings?connectionIds=a,b`, `GET /events` (Server-Sent Events). Options are validated here, once.
  */
 export function createSyncHandler(options: SyncHandlerOptions): SyncHandler {
-  const api = new SyncHttpApi(resolveHandlerOptions(options))
+  return createNamedSyncHandler('createSyncHandler', options)
+}
+
+/**
+ * `createSyncHandler` for a binding (Express, Nest): a bad option's error names `owner`, the function the user
+ * called, rather than the handler inside it.
+ */
+export function createNamedSyncHandler(owner: string, options: SyncHandlerOptions): SyncHandler {
+  const api = new SyncHttpApi(resolveHandlerOptions(options, owner))
   return (request) => api.handle(request)
 }
 
 class SyncHttpApi {
   readonly #options: ResolvedHandlerOptions
   readonly #throttle: ManualSyncThrottle
+  readonly #addAttempts: AttemptWindow
   readonly #hub: SyncEventHub
   readonly #newConnectionSchema
 
   constructor(options: ResolvedHandlerOptions) {
     this.#options = options
     this.#throttle = new ManualSyncThrottle(options.manualSyncIntervalMs, options.clock)
+    this.#addAttempts = new AttemptWindow(options.addConnectionLimit, options.addConnectionWindowMs, options.clock)
     this.#hub = new SyncEventHub(options.scheduler)
     const known = options.scheduler.exchanges
     // Only configured ids pass, which also covers the empty and over-long ids of the shared schema.
@@ -105,8 +116,10 @@ class SyncHttpApi {
     const url = new URL(request.url)
     const match = matchRoute(url.pathname, this.#options.basePath)
     if (!match) throw new HttpProblem(404, 'NOT_FOUND', 'No such route.')
-    const name = match.route.methods[request.method]
-    if (!name) {
+    // An own-property lookup: a method such as `toString` or `__proto__` must not find Object.prototype's members.
+    const { methods } = match.route
+    const name = Object.hasOwn(methods, request.method) ? methods[request.method] : undefined
+    if (name === undefined) {
       const allow = Object.keys(match.route.methods).join(', ')
       throw new HttpProblem(405, 'METHOD_NOT_ALLOWED', `This route accepts ${allow}.`, { headers: { Allow: allow } })
     }
@@ -193,6 +206,14 @@ class SyncHttpApi {
   }
 
   async #addConnection(userId: string, request: Request): Promise<Response> {
+    // Each attempt test-fetches keys at the exchange, inside a shared budget: one user must not spend it guessing.
+    const waitMs = this.#addAttempts.take(userId)
+    if (waitMs > 0) {
+      throw new HttpProblem(429, 'ADD_THROTTLED', 'Too many connections were added moments ago; try again later.', {
+        retryAfterMs: waitMs,
+        headers: { 'Retry-After': String(Math.ceil(waitMs / 1000)) },
+      })
+    }
     const input = await this.#parseBody(request, this.#newConnectionSchema)
     const credentials = toCredentials(input.credentials)
     const connection = draftConnection({
@@ -255,6 +276,14 @@ class SyncHttpApi {
     const view = toConnectionView(connection)
     let body: SyncNowResponse
     if (outcome === 'pending') return jsonResponse(202, { outcome: 'pending', connection: view } as SyncNowResponse)
+    if (!outcome.ok && outcome.error.code === 'RATE_LIMITED' && outcome.error.retryAfterMs !== undefined) {
+      // The exchange's budget for this connection leaves no room within the wait: say when to ask again.
+      const { retryAfterMs } = outcome.error
+      throw new HttpProblem(429, 'RATE_LIMITED', 'The exchange allows no sync of this connection right now.', {
+        retryAfterMs,
+        headers: { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) },
+      })
+    }
     if (outcome.ok) {
       body = {
         outcome: 'success',

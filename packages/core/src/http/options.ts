@@ -44,6 +44,14 @@ export interface SyncHandlerOptions {
    */
   manualSyncIntervalMs?: number
   /**
+   * Most `POST /connections` attempts one user may make within `addConnectionWindowMs` (each test-fetches keys at
+   * the exchange, valid or not); more is 429 `ADD_THROTTLED` with Retry-After.
+   * @default 5
+   */
+  addConnectionLimit?: number
+  /** The window `addConnectionLimit` counts in. @default 60_000 */
+  addConnectionWindowMs?: number
+  /**
    * How long `POST /connections/:id/sync` waits for the sync to end before answering 202 `pending` (the end then
    * arrives as an event).
    * @default 20_000
@@ -69,6 +77,8 @@ export interface ResolvedHandlerOptions {
   basePath: string
   maxBodyBytes: number
   manualSyncIntervalMs: number
+  addConnectionLimit: number
+  addConnectionWindowMs: number
   syncWaitMs: number
   verifyTimeoutMs: number
   heartbeatMs: number
@@ -85,6 +95,8 @@ const optionsSchema = z.strictObject({
     .regex(/^(\/[^/?#]+)*$/, 'must be empty or start with "/", without a trailing "/", query or fragment'),
   maxBodyBytes: positiveInt,
   manualSyncIntervalMs: z.number().int().nonnegative(),
+  addConnectionLimit: positiveInt,
+  addConnectionWindowMs: positiveInt,
   syncWaitMs: z.number().int().nonnegative(),
   verifyTimeoutMs: positiveInt,
   heartbeatMs: positiveInt,
@@ -93,11 +105,13 @@ const optionsSchema = z.strictObject({
 })
 
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
-export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandlerOptions {
+export function resolveHandlerOptions(input: SyncHandlerOptions, owner = 'createSyncHandler'): ResolvedHandlerOptions {
   const withDefaults = {
     basePath: '',
     maxBodyBytes: 16_384,
     manualSyncIntervalMs: 15_000,
+    addConnectionLimit: 5,
+    addConnectionWindowMs: 60_000,
     syncWaitMs: 20_000,
     verifyTimeoutMs: 30_000,
     heartbeatMs: 15_000,
@@ -105,8 +119,8 @@ export function resolveHandlerOptions(input: SyncHandlerOptions): ResolvedHandle
     onError: logError,
     ...withoutUndefined(input ?? {}),
   }
-  if (typeof input !== 'object' || input === null) parseOptions('createSyncHandler', optionsSchema, input)
-  parseOptions('createSyncHandler', optionsSchema, withDefaults)
+  if (typeof input !== 'object' || input === null) parseOptions(owner, optionsSchema, input)
+  parseOptions(owner, optionsSchema, withDefaults)
   return withDefaults as unknown as ResolvedHandlerOptions
 }
 

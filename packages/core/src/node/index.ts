@@ -1,3 +1,3 @@
-export { isEventStream, sendFetchResponse } from './sendFetchResponse.js'
+export { isEventStream, problemResponse, sendFetchResponse } from './sendFetchResponse.js'
 export type { ToFetchRequestOptions } from './toFetchRequest.js'
-export { toFetchRequest } from './toFetchRequest.js'
+export { discardRequestBody, toFetchRequest } from './toFetchRequest.js'

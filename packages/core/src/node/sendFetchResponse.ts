@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http'
+import { HttpProblem } from '../http/httpProblem.js'
+import { discardRequestBody } from './toFetchRequest.js'
 
 /** True for an event-stream answer (`GET /events`), which is written as it is produced. */
 export function isEventStream(response: Response): boolean {
@@ -11,6 +13,8 @@ export function isEventStream(response: Response): boolean {
  * written event by event with backpressure, until it ends, the client leaves, or `signal` aborts it.
  */
 export async function sendFetchResponse(response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  // An answer given before the body was read must not leave the rest of it blocking the keep-alive connection.
+  if (res.req) discardRequestBody(res.req)
   res.statusCode = response.status
   response.headers.forEach((value, name) => {
     res.setHeader(name, value)
@@ -53,4 +57,13 @@ function drained(res: ServerResponse): Promise<void> {
     }
     res.on('drain', done).on('close', done)
   })
+}
+
+/**
+ * The JSON answer for an error met while translating a Node request (a body a parser produced that cannot be
+ * JSON again is a 400), else a plain 500 problem: never a framework's error page with a stack trace.
+ */
+export function problemResponse(error: unknown): Response {
+  if (error instanceof HttpProblem) return error.toResponse()
+  return new HttpProblem(500, 'INTERNAL', 'The server could not answer; try again later.').toResponse()
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import { HttpProblem } from '../http/httpProblem.js'
 
 export interface ToFetchRequestOptions {
   /** Aborted when the client goes away: the handler stops waiting and the event stream ends. */
@@ -63,9 +64,34 @@ function requestBody(options: ToFetchRequestOptions, req: IncomingMessage): Body
     const parsed = options.parsedBody
     if (parsed === undefined || parsed === null) return null
     if (typeof parsed === 'string' || parsed instanceof Uint8Array) return parsed as BodyInit
-    return JSON.stringify(parsed)
+    return serialize(parsed)
   }
   return streamOf(req)
+}
+
+/**
+ * A parser's result as JSON again. A small body of thousands of nested arrays parses, but serializing it again
+ * overflows the stack: that is the client's malformed input (400), not a server failure with a stack trace.
+ */
+function serialize(parsed: unknown): string {
+  try {
+    return JSON.stringify(parsed)
+  } catch {
+    throw new HttpProblem(400, 'INVALID_JSON', 'The body is nested too deeply or is not plain JSON.')
+  }
+}
+
+/** Release functions of request bodies handed to the handler as streams, to let go of what it never read. */
+const unreadBodies = new WeakMap<IncomingMessage, () => void>()
+
+/**
+ * Lets go of whatever is left of a request body the handler did not read (an answer given before the body: 401,
+ * 404, 405, 415, 429) and lets Node discard it, so the next request on a keep-alive connection is read and answered.
+ */
+export function discardRequestBody(req: IncomingMessage): void {
+  unreadBodies.get(req)?.()
+  unreadBodies.delete(req)
+  if (!req.complete && !req.destroyed) req.resume()
 }
 
 /**
@@ -96,6 +122,15 @@ function streamOf(req: IncomingMessage): ReadableStream<Uint8Array> {
         release = () => {
           req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
         }
+        unreadBodies.set(req, () => {
+          release()
+          // The handler answered without the rest; a reader still waiting on it gets a clean end.
+          try {
+            controller.close()
+          } catch {
+            // Already closed or errored.
+          }
+        })
         req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
         req.pause()
       },

@@ -1,4 +1,5 @@
-import { InvalidOptionError, parseOptions } from '@syncfolio/core'
+import { InvalidOptionError } from '@syncfolio/core'
+import { parseOptions } from '@syncfolio/core/runner'
 import { z } from 'zod'
 import { BinanceApi, toScale } from './binanceApi.js'
 import type { AccountState, ApiHost, ApiReply, ApiRequest, ExchangeApi } from './exchangeApi.js'

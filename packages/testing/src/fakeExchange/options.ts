@@ -1,4 +1,5 @@
-import { type Clock, isDecimalString, parseOptions, systemClock, withoutUndefined } from '@syncfolio/core'
+import { type Clock, isDecimalString, systemClock } from '@syncfolio/core'
+import { parseOptions, withoutUndefined } from '@syncfolio/core/runner'
 import { z } from 'zod'
 
 /** The exchanges the fake speaks. Both are served from one origin: their paths do not collide. */

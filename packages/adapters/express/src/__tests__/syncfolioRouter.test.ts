@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import type { Server } from 'node:http'
-import { request as httpRequest } from 'node:http'
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { InvalidOptionError, MemoryStore, SyncError, SyncScheduler } from '@syncfolio/core'
@@ -100,7 +100,7 @@ async function setup(
     return { status: response.status, headers: response.headers, text, json: text ? JSON.parse(text) : undefined }
   }
 
-  return { store, scheduler, binance, clock, app, server, origin, base, call }
+  return { store, scheduler, binance, clock, app, server, origin, base, call, router }
 }
 
 describe('syncfolioRouter over a real HTTP server', () => {
@@ -342,3 +342,136 @@ function rawPost(base: string, path: string, body: string): Promise<{ status: nu
     request.end(body)
   })
 }
+
+/** One request on `agent`, the body written whole; resolves with the status and body once the answer ends. */
+function send(
+  agent: Agent,
+  url: string,
+  init: { method: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; text: string; reusedSocket: boolean }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: init.method, headers: init.headers, agent }, (response) => {
+      let text = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => {
+        text += chunk
+      })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text, reusedSocket: request.reusedSocket }))
+    })
+    request.on('error', reject)
+    request.end(init.body)
+  })
+}
+
+describe('syncfolioRouter under hostile requests', () => {
+  it('answers 5,000 nested arrays behind express.json() with a 400 problem, never a stack', async () => {
+    const errors: unknown[] = []
+    const { call } = await setup({
+      before: (app) => app.use(express.json()),
+      router: { onError: (error) => errors.push(error) },
+    })
+    for (const body of [
+      `${'['.repeat(5_000)}${']'.repeat(5_000)}`,
+      `{"exchange":"binance","credentials":${'['.repeat(5_000)}${']'.repeat(5_000)}}`,
+    ]) {
+      const response = await call('POST', '/connections', { body })
+      expect(response.status).toBe(400)
+      expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8')
+      expect(response.json.error.code).toBe('INVALID_JSON')
+      expect(response.text).not.toMatch(/RangeError|stack|\.ts:|<html/i)
+    }
+    expect(errors).toEqual([])
+  })
+
+  it('keeps a keep-alive connection usable after answering before a 300 KB body was read', async () => {
+    const { base, store } = await setup({ router: { addConnectionLimit: 1 } })
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const upload = 'x'.repeat(300 * 1024)
+    const json = { 'content-type': 'application/json', 'x-user': 'alice' }
+    const early: { method: string; path: string; headers: Record<string, string>; status: number }[] = [
+      { method: 'POST', path: '/connections', headers: { 'content-type': 'application/json' }, status: 401 },
+      { method: 'POST', path: '/nowhere', headers: json, status: 404 },
+      { method: 'PUT', path: '/connections', headers: json, status: 405 },
+      { method: 'PUT', path: `/connections/${connection.id}/credentials`, headers: { 'x-user': 'alice' }, status: 415 },
+    ]
+    try {
+      // Use up the one attempt per window, so the next POST /connections is refused before its body is read.
+      const first = await send(agent, `${base}/connections`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ exchange: 'binance', credentials: KEYS }),
+      })
+      expect(first.status).toBe(201)
+      early.push({ method: 'POST', path: '/connections', headers: json, status: 429 })
+      for (const { method, path, headers, status } of early) {
+        const answered = await send(agent, `${base}${path}`, { method, headers, body: upload })
+        expect(answered.status, `${method} ${path}`).toBe(status)
+        const next = await send(agent, `${base}/exchanges`, { method: 'GET', headers: { 'x-user': 'alice' } })
+        expect(next.status, `after ${method} ${path}`).toBe(200)
+        expect(next.reusedSocket).toBe(true)
+      }
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  it('ends open event streams cleanly on close(), after a whole event, and refuses to hold new ones open', async () => {
+    const { base, router } = await setup()
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpRequest(`${base}/events`, { headers: { 'x-user': 'alice' } }, resolve)
+        .on('error', reject)
+        .end()
+    })
+    expect(response.statusCode).toBe(200)
+    let text = ''
+    response.setEncoding('utf8')
+    const ended = new Promise<'end' | 'aborted'>((resolve) => {
+      response.on('data', (chunk: string) => {
+        text += chunk
+        if (text.includes(': connected\n\n')) router.close()
+      })
+      response.on('end', () => resolve('end'))
+      response.on('aborted', () => resolve('aborted'))
+      response.on('error', () => resolve('aborted'))
+    })
+    expect(await ended).toBe('end')
+    expect(response.complete).toBe(true)
+    expect(text.endsWith('\n\n')).toBe(true)
+
+    const later = await fetch(`${base}/events`, { headers: { 'x-user': 'alice' } })
+    expect(later.status).toBe(200)
+    expect(await later.text()).toMatch(/\n\n$|^$/)
+  })
+
+  it('names syncfolioRouter and the exact key in an option error, whatever the handler checks', async () => {
+    const { store, scheduler } = await setup()
+    const attempt = () =>
+      syncfolioRouter({ store, scheduler, resolveUser: userOf, exchanges: [] } as unknown as SyncfolioRouterOptions)
+    expect(attempt).toThrow(InvalidOptionError)
+    expect(attempt).toThrow('syncfolioRouter: option "exchanges" is invalid')
+    expect(attempt).not.toThrow(/createSyncHandler|\(options\)/)
+    expect(() => syncfolioRouter({ store, scheduler, resolveUser: userOf, heartbeatMs: 0 })).toThrow(
+      'syncfolioRouter: option "heartbeatMs"',
+    )
+  })
+
+  it('types resolveUser so the documented line compiles under strict TypeScript', async () => {
+    const { store, scheduler, base } = await setup()
+    // Exactly as the docs write it; `tsc -b` checks this file in strict mode.
+    const router = syncfolioRouter({ scheduler, store, resolveUser: (req) => req.user?.id ?? null })
+    const app = express()
+    app.use((req, _res, next) => {
+      ;(req as ExpressRequest & { user?: { id: string } }).user = { id: 'alice' }
+      next()
+    })
+    app.use('/api', router)
+    const server = app.listen(0, '127.0.0.1')
+    servers.push(server)
+    await once(server, 'listening')
+    const port = (server.address() as AddressInfo).port
+    const response = await fetch(`http://127.0.0.1:${port}/api/connections`)
+    expect(response.status).toBe(200)
+    expect(base).toContain('/api/syncfolio')
+  })
+})

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest'
+import * as main from '../index.js'
+import * as runner from '../runner/index.js'
+
+const RUNNER_PIECES = [
+  'draftConnection',
+  'freshConnection',
+  'parseOptions',
+  'unlimited',
+  'validateResult',
+  'withoutUndefined',
+] as const
+
+describe('entry points', () => {
+  it('keeps runner pieces off the main entry: the public surface is what the docs describe', () => {
+    for (const name of RUNNER_PIECES) expect(Object.keys(main)).not.toContain(name)
+  })
+
+  it('serves them from @syncfolio/core/runner', () => {
+    for (const name of RUNNER_PIECES) expect(typeof runner[name]).not.toBe('undefined')
+  })
+})
