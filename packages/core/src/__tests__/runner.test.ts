@@ -3,6 +3,13 @@ import * as main from '../index.js'
 import * as runner from '../runner/index.js'
 
 const RUNNER_PIECES = [
+  'Dispatcher',
+  'EventBus',
+  'Lifecycle',
+  'StoreCalls',
+  'SweepReader',
+  'SyncRunner',
+  'pickLane',
   'draftConnection',
   'freshConnection',
   'parseOptions',
