@@ -5,6 +5,7 @@ const lane = (inFlight: number, flags: Partial<LaneSnapshot> = {}): LaneSnapshot
   inFlight,
   ready: true,
   loading: false,
+  waitMs: Number.POSITIVE_INFINITY,
   hanging: false,
   ...flags,
 })
@@ -36,6 +37,24 @@ describe('pickLane (the fair-share rule)', () => {
     // Two of four slots belong to the loading lane: the ready lane at its share gets no third one.
     expect(pickLane([lane(0, { ready: false, loading: true }), lane(2)], 4, 2, 0)).toBe(-1)
     expect(pickLane([lane(0, { ready: false, loading: true }), lane(1)], 4, 1, 0)).toBe(1)
+  })
+
+  it('keeps the share of a lane whose wait ends within the horizon', () => {
+    const horizons = { anyMs: 1_000, hangingMs: 30_000 }
+    const waitingBriefly = lane(0, { ready: false, waitMs: 500 })
+    const waitingLonger = lane(0, { ready: false, waitMs: 20_000 })
+    // Half a second: its two of four slots stay free for it.
+    expect(pickLane([waitingBriefly, lane(2)], 4, 2, 0, horizons)).toBe(-1)
+    // Twenty seconds: a healthy lane takes its slots...
+    expect(pickLane([waitingLonger, lane(2)], 4, 2, 0, horizons)).toBe(1)
+    // ...but a hanging lane, which would hold them until its calls time out, does not.
+    expect(pickLane([waitingLonger, lane(0, { hanging: true }), lane(1, { hanging: true })], 4, 1, 0, horizons)).toBe(1)
+    expect(pickLane([waitingLonger, lane(1, { hanging: true }), lane(1, { hanging: true })], 4, 2, 0, horizons)).toBe(
+      -1,
+    )
+    // Past every horizon (a ten-minute pause): nobody keeps its share.
+    const paused = lane(0, { ready: false, waitMs: 600_000 })
+    expect(pickLane([paused, lane(3, { hanging: true })], 4, 3, 0, horizons)).toBe(1)
   })
 
   it('owes a hanging lane one slot while a healthy one is ready', () => {

@@ -3,7 +3,7 @@ import type { LimitDecision, LimitPermit, SyncLimiter } from '../limits/syncLimi
 import type { Connection } from '../types.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { EventBus } from './eventBus.js'
-import { type LaneSnapshot, pickLane } from './fairShare.js'
+import { type LaneSnapshot, pickLane, type WaitHorizons } from './fairShare.js'
 
 /** One sync waiting for a slot and its budget. */
 export interface DispatchJob {
@@ -50,6 +50,8 @@ export interface DispatcherOptions {
   concurrency: number
   /** Per exchange: its own cap. */
   lanes: ReadonlyArray<{ exchange: string; concurrency: number }>
+  /** How long a waiting lane keeps its share (see `pickLane`). @default { anyMs: 0, hangingMs: 0 } */
+  waitHorizons?: WaitHorizons
   /** True while the lane's next jobs are being read from the store (it is owed its share meanwhile). */
   isLoading?: (lane: Lane) => boolean
   /** Called when an exchange-scope limit blocks a lane until `until`. */
@@ -94,7 +96,13 @@ export class Dispatcher {
       })
     }
     this.#order = [...this.#lanes.values()]
-    this.#snapshot = this.#order.map(() => ({ inFlight: 0, ready: false, loading: false, hanging: false }))
+    this.#snapshot = this.#order.map(() => ({
+      inFlight: 0,
+      ready: false,
+      loading: false,
+      waitMs: Number.POSITIVE_INFINITY,
+      hanging: false,
+    }))
   }
 
   get running(): number {
@@ -173,10 +181,11 @@ export class Dispatcher {
       entry.ready = this.#ready(lane, now)
       entry.loading =
         !entry.ready && lane.inFlight < lane.concurrency && lane.blockedUntil <= now && this.#loading(lane)
+      entry.waitMs = entry.ready || entry.loading ? Number.POSITIVE_INFINITY : waitOf(lane, now)
       if (lane.blockedUntil > now && hasWork(lane)) wakeAt = Math.min(wakeAt, lane.blockedUntil)
     }
     while (this.#running < concurrency) {
-      const index = pickLane(snapshot, concurrency, this.#running, this.#turn)
+      const index = pickLane(snapshot, concurrency, this.#running, this.#turn, this.#options.waitHorizons)
       if (index === -1) break
       const lane = this.#order[index] as Lane
       const entry = snapshot[index] as Mutable<LaneSnapshot>
@@ -187,6 +196,7 @@ export class Dispatcher {
         entry.ready = this.#ready(lane, now)
       } else {
         entry.ready = false
+        entry.waitMs = waitOf(lane, now)
         wakeAt = Math.min(wakeAt, result)
       }
     }
@@ -367,17 +377,16 @@ export class Dispatcher {
     } catch (error) {
       settled = Promise.reject(error)
     }
-    settled
-      .catch((error: unknown) => {
-        this.#options.events.error(`A sync of exchange "${lane.exchange}" failed unexpectedly`, error)
-        return new SyncError('UNKNOWN', 'The sync failed unexpectedly.')
-      })
-      .then((error) => {
-        lane.inFlight--
-        this.#running--
-        lane.timeoutsInARow = error?.code === 'TIMEOUT' ? lane.timeoutsInARow + 1 : 0
-        this.pump()
-      })
+    const done = (error: SyncError | undefined) => {
+      lane.inFlight--
+      this.#running--
+      lane.timeoutsInARow = error?.code === 'TIMEOUT' ? lane.timeoutsInARow + 1 : 0
+      this.pump()
+    }
+    settled.then(done, (error: unknown) => {
+      this.#options.events.error(`A sync of exchange "${lane.exchange}" failed unexpectedly`, error)
+      done(new SyncError('UNKNOWN', 'The sync failed unexpectedly.'))
+    })
   }
 
   #refuse(job: DispatchJob, error: SyncError): void {
@@ -420,6 +429,14 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 function hasWork(lane: Lane): boolean {
   return lane.urgent.length > 0 || lane.queue.length > 0
+}
+
+/** How long until a lane that waits for a pause or a budget may start; Infinity when it waits for nothing. */
+function waitOf(lane: Lane, now: number): number {
+  if (!hasWork(lane) || lane.asking || lane.inFlight >= lane.concurrency) return Number.POSITIVE_INFINITY
+  if (lane.blockedUntil > now) return lane.blockedUntil - now
+  const at = earliestNotBefore(lane, now)
+  return at === Number.POSITIVE_INFINITY ? at : at - now
 }
 
 function earliestNotBefore(lane: Lane, now: number): number {

@@ -6,44 +6,68 @@ export interface LaneSnapshot {
   readonly ready: boolean
   /** Its next jobs are being read from the store: not ready yet, but owed its share, which it will need at once. */
   readonly loading: boolean
+  /** How long until it may start again when it waits for a pause or a budget; Infinity when it does not wait. */
+  readonly waitMs: number
   /** Its recent calls kept timing out. */
   readonly hanging: boolean
 }
 
+/** How long a wait keeps a lane's share: against every lane, and against a lane whose calls hang. */
+export interface WaitHorizons {
+  /** A lane waiting less than this keeps its share from every other lane. */
+  readonly anyMs: number
+  /** A lane waiting less than this keeps its share from a hanging lane (one that would hold the slot that long). */
+  readonly hangingMs: number
+}
+
 /**
- * Which lane gets the next free slot of the global cap, as a pure function of a snapshot. Only lanes that are
- * ready (or loading their next page) count: a lane waiting for a pause or a budget holds no slot another lane could
- * use. Of the ready lanes,
- * the one with the fewest syncs in flight wins, taking turns from `turn` on ties. A lane at or past its fair share
- * only gets a slot that no other ready lane is owed, so an exchange whose calls hang cannot collect every slot
- * while another has work; a hanging lane is owed a single slot while a healthy one is ready.
+ * Which lane gets the next free slot of the global cap, as a pure function of a snapshot. Of the ready lanes, the
+ * one with the fewest syncs in flight wins, taking turns from `turn` on ties. A lane at or past its fair share only
+ * gets a slot that no other lane is owed. Owed are lanes that are ready or loading their next page, and lanes
+ * whose wait (a pause, a budget) ends within a horizon: a short one (`anyMs`) against every lane, a longer one
+ * (`hangingMs`) against a hanging lane, whose calls would keep the slot until they time out. A lane that waits
+ * longer holds no slot another lane could use. A hanging lane is owed a single slot while a healthy one wants work.
  * Returns the index of the lane, or -1 when none may start.
  */
-export function pickLane(lanes: readonly LaneSnapshot[], concurrency: number, running: number, turn: number): number {
+export function pickLane(
+  lanes: readonly LaneSnapshot[],
+  concurrency: number,
+  running: number,
+  turn: number,
+  horizons: WaitHorizons = { anyMs: 0, hangingMs: 0 },
+): number {
   const free = concurrency - running
   if (free <= 0 || lanes.length === 0) return -1
+  const wants = (lane: LaneSnapshot, horizonMs: number) => lane.ready || lane.loading || lane.waitMs <= horizonMs
   let hanging = 0
   let healthy = 0
+  let ready = 0
   for (const lane of lanes) {
-    if (!lane.ready && !lane.loading) continue
+    if (lane.ready) ready++
+    if (!wants(lane, horizons.hangingMs)) continue
     if (lane.hanging) hanging++
     else healthy++
   }
-  if (hanging + healthy === 0 || !lanes.some((lane) => lane.ready)) return -1
+  if (ready === 0) return -1
   const fairShare =
     healthy > 0
       ? Math.max(1, Math.floor((concurrency - hanging) / healthy))
-      : Math.max(1, Math.floor(concurrency / hanging))
+      : Math.max(1, Math.floor(concurrency / Math.max(1, hanging)))
   const shareOf = (lane: LaneSnapshot) => (healthy > 0 && lane.hanging ? 1 : fairShare)
-  let owed = 0
-  for (const lane of lanes) if (lane.ready || lane.loading) owed += Math.max(0, shareOf(lane) - lane.inFlight)
+  const owed = (horizonMs: number) => {
+    let total = 0
+    for (const lane of lanes) if (wants(lane, horizonMs)) total += Math.max(0, shareOf(lane) - lane.inFlight)
+    return total
+  }
+  const owedToAny = owed(horizons.anyMs)
+  const owedToHanging = horizons.hangingMs === horizons.anyMs ? owedToAny : owed(horizons.hangingMs)
   let best = -1
   for (let step = 0; step < lanes.length; step++) {
     const index = (turn + step) % lanes.length
     const lane = lanes[index] as LaneSnapshot
     if (!lane.ready) continue
     const ownDue = Math.max(0, shareOf(lane) - lane.inFlight)
-    if (ownDue === 0 && free - 1 < owed) continue
+    if (ownDue === 0 && free - 1 < (lane.hanging ? owedToHanging : owedToAny)) continue
     if (best === -1 || lane.inFlight < (lanes[best] as LaneSnapshot).inFlight) best = index
   }
   return best

@@ -38,16 +38,20 @@ export class StoreCalls {
       this.#pending.push(pending)
       this.#open++
       if (this.#timer === undefined) this.#arm()
-      Promise.resolve()
-        .then(call)
-        .then(
-          (value) => {
-            if (this.#settle(pending)) resolve(value)
-          },
-          (error: unknown) => {
-            if (this.#settle(pending)) reject(error)
-          },
-        )
+      let answer: Promise<T> | T
+      try {
+        answer = call()
+      } catch (error) {
+        answer = Promise.reject(error)
+      }
+      Promise.resolve(answer).then(
+        (value) => {
+          if (this.#settle(pending)) resolve(value)
+        },
+        (error: unknown) => {
+          if (this.#settle(pending)) reject(error)
+        },
+      )
     })
   }
 

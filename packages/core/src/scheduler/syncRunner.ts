@@ -233,20 +233,24 @@ export class SyncRunner {
         () => abort(new SyncError('TIMEOUT', `No answer from ${adapter.id} within ${timeoutMs} ms.`)),
         timeoutMs,
       )
-      Promise.resolve()
-        .then(() => adapter.fetchBalances({ connection, credentials, signal: controller.signal }))
-        .then(
-          (value) => {
-            if (settled) return
-            settle()
-            resolve(value)
-          },
-          (error: unknown) => {
-            if (settled) return
-            settle()
-            reject(error)
-          },
-        )
+      let answer: Promise<FetchBalancesResult>
+      try {
+        answer = adapter.fetchBalances({ connection, credentials, signal: controller.signal })
+      } catch (error) {
+        answer = Promise.reject(error)
+      }
+      Promise.resolve(answer).then(
+        (value) => {
+          if (settled) return
+          settle()
+          resolve(value)
+        },
+        (error: unknown) => {
+          if (settled) return
+          settle()
+          reject(error)
+        },
+      )
     })
   }
 

@@ -45,6 +45,9 @@ interface Entry {
   readonly resolve: (outcome: SyncOutcome) => void
 }
 
+/** A lane waiting less than this for its budget or a pause keeps its share of the slots. */
+const SHORT_WAIT_MS = 1_000
+
 /** How many newly active users one look-up reads (each costs a `listByUser`). */
 const ACTIVE_USERS_PER_LOOKUP = 100
 
@@ -112,6 +115,9 @@ export class SyncScheduler implements Scheduler {
         exchange,
         concurrency: limits.get(exchange)?.concurrency ?? Number.POSITIVE_INFINITY,
       })),
+      // A wait under a second keeps a lane's share (lending its slots for less gains little and risks them being
+      // held by slow calls); a wait shorter than a call may take keeps it from a lane whose calls hang.
+      waitHorizons: { anyMs: Math.min(SHORT_WAIT_MS, this.#options.timeoutMs), hangingMs: this.#options.timeoutMs },
       isLoading: (lane) => this.#sweeps.get(lane.exchange)?.fetching === true,
       onBlocked: (lane, until) => this.#onBlocked(lane, until),
     })
