@@ -5,6 +5,7 @@ import type { LimitDecision, LimitRequest, SyncLimiter } from '../limits/syncLim
 import type { WarningEvent } from '../scheduler/events.js'
 import type { SyncSchedulerOptions } from '../scheduler/options.js'
 import { SyncScheduler } from '../scheduler/syncScheduler.js'
+import { freshConnection } from '../store/freshConnection.js'
 import { MemoryStore } from '../store/memoryStore.js'
 import type { Connection, ExchangeAdapter, FetchBalancesRequest, FetchBalancesResult } from '../types.js'
 
@@ -408,17 +409,7 @@ describe('a store call that never answers', () => {
 })
 
 describe('verifyCredentials', () => {
-  const draft = (exchange: string): Connection => ({
-    id: 'draft',
-    userId: 'u',
-    exchange,
-    status: 'active',
-    lastSyncAt: null,
-    lastAttemptAt: null,
-    nextSyncAt: null,
-    failureCount: 0,
-    lastError: null,
-  })
+  const draft = (exchange: string): Connection => freshConnection('draft', { userId: 'u', exchange })
 
   it("obeys the exchange's own cap and the global cap", async () => {
     const release = deferred<FetchBalancesResult>()

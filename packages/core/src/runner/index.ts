@@ -5,17 +5,7 @@ export { parseOptions, withoutUndefined } from '../errors/parseOptions.js'
 export { createNamedSyncHandler } from '../http/createSyncHandler.js'
 export { draftConnection } from '../http/draftConnection.js'
 export { AlignedWindow } from '../limits/alignedWindow.js'
-export { BudgetLimiter } from '../limits/budgetLimiter.js'
 export { SlidingWindow } from '../limits/slidingWindow.js'
-export type {
-  ExchangeLimitStats,
-  LimitDecision,
-  LimitPermit,
-  LimitRequest,
-  LimitSettlement,
-  LimitSettleResult,
-  SyncLimiter,
-} from '../limits/syncLimiter.js'
 export { unlimited } from '../limits/syncLimiter.js'
 export type { DispatcherOptions, DispatchJob, Lane } from '../scheduler/dispatcher.js'
 export { Dispatcher } from '../scheduler/dispatcher.js'
@@ -23,7 +13,6 @@ export { EventBus } from '../scheduler/eventBus.js'
 export type { LaneSnapshot } from '../scheduler/fairShare.js'
 export { pickLane } from '../scheduler/fairShare.js'
 export { Lifecycle } from '../scheduler/lifecycle.js'
-export type { Scheduler } from '../scheduler/scheduler.js'
 export { StoreCalls, StoreTimeoutError } from '../scheduler/storeCalls.js'
 export type { Sweep, SweepReaderOptions } from '../scheduler/sweepReader.js'
 export { SweepReader } from '../scheduler/sweepReader.js'
