@@ -29,6 +29,8 @@ export { systemClock } from './scheduler/clock.js'
 export type {
   ConnectionDisabledEvent,
   RateLimitEvent,
+  SchedulerHealth,
+  SchedulerLogger,
   SweepReport,
   SyncEventBase,
   SyncFailureEvent,

@@ -113,6 +113,7 @@ const SCHEDULER_KEYS: Record<keyof SyncSchedulerOptions, true> = {
   timeoutMs: true,
   storeTimeoutMs: true,
   maxPauseMs: true,
+  logger: true,
   backoff: true,
   tickMs: true,
   pageSize: true,

@@ -11,6 +11,8 @@ export interface SyncEventBase {
 
 export interface SyncStartEvent extends SyncEventBase {
   startedAt: number
+  /** When the connection last synced (null: never), so `startedAt - lastSyncAt` is how stale it had become. */
+  lastSyncAt: number | null
 }
 
 export interface SyncSuccessEvent extends SyncEventBase {
@@ -69,6 +71,36 @@ export interface WarningEvent {
   code: 'DEFAULT_LIMITS' | 'UNSUPPORTED_EXCHANGE' | 'EXCHANGE_PAUSED'
   exchange: string
   message: string
+}
+
+/** What `scheduler.health()` and `GET /health` answer: no user data. */
+export interface SchedulerHealth {
+  /** False while the store's last call failed, or when a started scheduler finished no sweep in two intervals. */
+  ok: boolean
+  exchanges: Record<
+    string,
+    {
+      /** End of the exchange's last finished sweep (a `runOnce` counts), epoch ms; null before the first. */
+      lastSweepAt: number | null
+      pausedUntil: number | null
+      budgetLeft: number | null
+      inFlight: number
+      queued: number
+    }
+  >
+  store: {
+    ok: boolean
+    /** The last failed store call, scrubbed (no connection string); null once a call succeeds again. */
+    lastError: { message: string; at: number } | null
+  }
+}
+
+/** Where the scheduler writes what it has to say; pino, Nest's Logger and `console` fit. */
+export interface SchedulerLogger {
+  debug(message: string, ...details: unknown[]): void
+  info(message: string, ...details: unknown[]): void
+  warn(message: string, ...details: unknown[]): void
+  error(message: string, ...details: unknown[]): void
 }
 
 /** Listener signatures, for `scheduler.on(name, listener)`. */

@@ -12,6 +12,7 @@ import type { SyncLimiter } from '../limits/syncLimiter.js'
 import type { SyncStore } from '../store/syncStore.js'
 import type { ExchangeAdapter } from '../types.js'
 import { type Clock, systemClock } from './clock.js'
+import type { SchedulerLogger } from './events.js'
 
 export type { Budget, ExchangeLimits } from '../limits/exchangeLimits.js'
 
@@ -54,6 +55,11 @@ export interface SyncSchedulerOptions {
   clock?: Clock
   /** Random source in [0, 1) for jitter. @default Math.random */
   random?: () => number
+  /**
+   * Where the scheduler says what it has to say: warnings, store failures, pauses, disabled connections (never a
+   * secret). pino, Nest's Logger and `console` fit. @default none
+   */
+  logger?: SchedulerLogger
   /** Where the dispatcher asks before each start. @default an in-process BudgetLimiter over `limits` */
   limiter?: SyncLimiter
 }
@@ -77,6 +83,7 @@ export interface ResolvedOptions {
   clock: Clock
   random: () => number
   limiter: SyncLimiter | undefined
+  logger: SchedulerLogger | undefined
 }
 
 const STORE_METHODS = [
@@ -129,6 +136,7 @@ const optionsSchema = z.strictObject({
   clock: withMethods(['now', 'setTimeout', 'clearTimeout']),
   random: fn,
   limiter: withMethods(['acquire', 'settle', 'stats']).optional(),
+  logger: withMethods(['debug', 'info', 'warn', 'error']).optional(),
 })
 
 /** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
@@ -185,5 +193,6 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
       .map(({ id }) => id)
       .filter((id) => usesFallbackLimits(id, (options.limits as Record<string, ExchangeLimits>)[id])),
     limiter: options.limiter,
+    logger: options.logger,
   }
 }

@@ -1,5 +1,5 @@
 import type { Connection, Credentials } from '../types.js'
-import type { SyncOutcome, SyncSchedulerEvents, VerifyCredentialsResult } from './events.js'
+import type { SchedulerHealth, SyncOutcome, SyncSchedulerEvents, VerifyCredentialsResult } from './events.js'
 import type { SchedulerStats } from './syncScheduler.js'
 
 /**
@@ -27,4 +27,6 @@ export interface Scheduler {
   off<E extends keyof SyncSchedulerEvents>(event: E, listener?: SyncSchedulerEvents[E]): this
   /** In flight, queued, and per exchange: budget left, paused until. */
   stats(): SchedulerStats
+  /** For a health probe: sweeps, pauses, budgets, queues and the store's last failure; no user data. */
+  health(): SchedulerHealth
 }

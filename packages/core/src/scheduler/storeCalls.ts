@@ -25,10 +25,17 @@ export class StoreCalls {
   /** Calls not settled yet: at 0 the timer goes, so an idle scheduler keeps no timer (nor the process) alive. */
   #open = 0
   #timer: TimerHandle | undefined
+  /** The last call that failed, while no call has succeeded since: what `health()` reports. */
+  #lastError: { message: string; at: number } | null = null
 
   constructor(clock: Clock, timeoutMs: number) {
     this.#clock = clock
     this.#timeoutMs = timeoutMs
+  }
+
+  /** The last failed call, scrubbed of connection strings, or null once a later call succeeded. */
+  get lastError(): { message: string; at: number } | null {
+    return this.#lastError
   }
 
   /** Calls `call` (a throw becomes a rejection) and settles with it, or rejects at the deadline. */
@@ -46,13 +53,20 @@ export class StoreCalls {
       }
       Promise.resolve(answer).then(
         (value) => {
+          this.#lastError = null
           if (this.#settle(pending)) resolve(value)
         },
         (error: unknown) => {
+          this.#failed(what, error)
           if (this.#settle(pending)) reject(error)
         },
       )
     })
+  }
+
+  #failed(what: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error)
+    this.#lastError = { message: `${what}: ${scrubConnectionStrings(message)}`.slice(0, 500), at: this.#clock.now() }
   }
 
   #settle(pending: Pending): boolean {
@@ -90,9 +104,18 @@ export class StoreCalls {
       if (!pending.settled && pending.deadline > now) break
       this.#head++
       if (this.#settle(pending)) {
-        pending.reject(new StoreTimeoutError(`${pending.what} did not answer within ${this.#timeoutMs} ms`))
+        const error = new StoreTimeoutError(`${pending.what} did not answer within ${this.#timeoutMs} ms`)
+        this.#failed(pending.what, error)
+        pending.reject(error)
       }
     }
     if (this.#open > 0 && this.#timer === undefined) this.#arm()
   }
+}
+
+/** Takes URLs with credentials (`postgres://user:secret@host/db`) and `password=` pairs out of a message. */
+export function scrubConnectionStrings(message: string): string {
+  return message
+    .replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '[connection string]')
+    .replace(/(password|passwd|pwd)\s*=\s*[^\s;'"]+/gi, '$1=[redacted]')
 }

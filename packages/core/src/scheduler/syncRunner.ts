@@ -88,7 +88,9 @@ export class SyncRunner {
     }
     const startedAt = clock.now()
     const aborts = lifecycle.aborts
-    if (events.listening('sync:start')) events.emit('sync:start', { ...base, startedAt })
+    if (events.listening('sync:start')) {
+      events.emit('sync:start', { ...base, startedAt, lastSyncAt: connection.lastSyncAt })
+    }
 
     let credentials: Credentials | null
     try {
@@ -96,15 +98,15 @@ export class SyncRunner {
     } catch (error) {
       this.#hold(connection.id)
       events.error(`store.getCredentials failed for connection ${connection.id}`, error)
-      void this.#settle(permit, { now: clock.now(), result: 'failed' })
+      this.#settle(permit, { now: clock.now(), result: 'failed' })
       return this.#report(base, startedAt, new SyncError('UNKNOWN', 'Could not read the credentials.'), null, false)
     }
     if (!credentials) {
-      void this.#settle(permit, { now: clock.now(), result: 'failed' })
+      this.#settle(permit, { now: clock.now(), result: 'failed' })
       return this.#report(base, startedAt, new SyncError('CANCELLED', 'The connection was removed.'), null, false)
     }
     if (lifecycle.aborted(aborts)) {
-      void this.#settle(permit, { now: clock.now(), result: 'failed' })
+      this.#settle(permit, { now: clock.now(), result: 'failed' })
       const error = new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.')
       return this.#report(base, startedAt, error, null, false)
     }
@@ -119,7 +121,7 @@ export class SyncRunner {
     if (result.accountId !== undefined) this.#learnAccount(connection.id, result.accountId)
 
     const finishedAt = clock.now()
-    void this.#settle(permit, { now: finishedAt, result: 'ok', usedWeight: result.usage?.usedWeight })
+    this.#settle(permit, { now: finishedAt, result: 'ok', usedWeight: result.usage?.usedWeight })
     const nextSyncAt = nextPhaseAt(connection.id, finishedAt, this.#options.intervalMs)
     try {
       await storeCalls.run('store.recordSuccess', () =>
@@ -151,11 +153,11 @@ export class SyncRunner {
     try {
       const fetched = await this.#call(adapter, { ...connection }, { ...credentials }, { signal, timeoutMs })
       const result = validateResult(fetched)
-      void this.#settle(permit, { now: clock.now(), result: 'ok', usedWeight: result.usage?.usedWeight })
+      this.#settle(permit, { now: clock.now(), result: 'ok', usedWeight: result.usage?.usedWeight })
       return { ok: true, balances: result.balances }
     } catch (thrown) {
       const error = this.#clean(thrown, credentials)
-      void this.#settle(permit, settlementFor(error, clock.now()))
+      this.#settle(permit, settlementFor(error, clock.now()))
       return { ok: false, error }
     }
   }
@@ -264,7 +266,7 @@ export class SyncRunner {
   ): Promise<SyncOutcome> {
     const { backoff, clock, events, intervalMs, random, storeCalls, store } = this.#options
     const finishedAt = clock.now()
-    void this.#settle(permit, settlementFor(error, finishedAt))
+    this.#settle(permit, settlementFor(error, finishedAt))
     if (error.code === 'CANCELLED') return this.#report(base, startedAt, error, null, false)
     // The whole exchange refused (its shared budget, a ban, the server's IP): the connection did nothing wrong.
     // Nothing is recorded against it, so it keeps its failure count and syncs as soon as the pause ends.
@@ -310,21 +312,33 @@ export class SyncRunner {
     }
   }
 
-  /** Tells the limiter how a sync ended; a pause it starts is announced as a `ratelimit` event. */
-  async #settle(permit: LimitPermit, settlement: LimitSettlement): Promise<void> {
+  /**
+   * Tells the limiter how a sync ended; a pause it starts is announced as a `ratelimit` event. Synchronous for an
+   * in-process limiter; a limiter that answers with a promise is awaited in the background.
+   */
+  #settle(permit: LimitPermit, settlement: LimitSettlement): void {
     const { events, limiter } = this.#options
-    let settled: LimitSettleResult | undefined
+    const failed = (error: unknown) => events.error(`The limiter failed to settle a sync of ${permit.exchange}`, error)
+    let settled: ReturnType<SyncLimiter['settle']>
     try {
-      settled = await limiter.settle(permit, settlement)
+      settled = limiter.settle(permit, settlement)
     } catch (error) {
-      events.error(`The limiter failed to settle a sync of ${permit.exchange}`, error)
-      return
+      return failed(error)
     }
+    if (settled !== undefined && typeof (settled as Promise<unknown>).then === 'function') {
+      ;(settled as Promise<LimitSettleResult | undefined>).then(
+        (result) => this.#announcePause(permit, settlement, result),
+        failed,
+      )
+    } else this.#announcePause(permit, settlement, settled as LimitSettleResult | undefined)
+  }
+
+  #announcePause(permit: LimitPermit, settlement: LimitSettlement, settled: LimitSettleResult | undefined): void {
     const paused = settled?.pausedUntil
     if (paused === undefined || settlement.result !== 'rate-limited') return
     const scope = settlement.scope ?? 'exchange'
     const key = scope === 'account' ? (this.#accounts.get(permit.connectionId) ?? permit.connectionId) : permit.exchange
-    events.emit('ratelimit', {
+    this.#options.events.emit('ratelimit', {
       exchange: permit.exchange,
       scope,
       key,

@@ -5,7 +5,14 @@ import type { Connection, Credentials, ExchangeAdapter } from '../types.js'
 import type { TimerHandle } from './clock.js'
 import { Dispatcher, type DispatchJob, type Lane } from './dispatcher.js'
 import { EventBus } from './eventBus.js'
-import type { SweepReport, SyncOutcome, SyncSchedulerEvents, VerifyCredentialsResult } from './events.js'
+import type {
+  SchedulerHealth,
+  SchedulerLogger,
+  SweepReport,
+  SyncOutcome,
+  SyncSchedulerEvents,
+  VerifyCredentialsResult,
+} from './events.js'
 import { Lifecycle } from './lifecycle.js'
 import { type ResolvedOptions, resolveOptions, type SyncSchedulerOptions } from './options.js'
 import type { Scheduler } from './scheduler.js'
@@ -87,6 +94,10 @@ export class SyncScheduler implements Scheduler {
   #runOnce: Promise<SweepReport> | null = null
   #stopping: Promise<void> | null = null
   #tickTimer: TimerHandle | undefined
+  /** Exchange -> end of its last finished sweep. */
+  readonly #lastSweepAt = new Map<string, number>()
+  /** When start() last ran, for the health check's "no sweep in two intervals". */
+  #startedAt: number | null = null
 
   constructor(options: SyncSchedulerOptions) {
     this.#options = resolveOptions(options)
@@ -136,13 +147,16 @@ export class SyncScheduler implements Scheduler {
     })
     this.#unwarned = new Set(this.#options.fallbackExchanges)
     this.#storeCalls = storeCalls
+    if (this.#options.logger) this.#log(this.#options.logger)
   }
 
   readonly #storeCalls: StoreCalls
 
   /** Starts the background schedule. Idempotent. */
   start(): void {
-    if (this.#lifecycle.start()) this.#scheduleTick(0)
+    if (!this.#lifecycle.start()) return
+    this.#startedAt = this.#options.clock.now()
+    this.#scheduleTick(0)
   }
 
   /**
@@ -163,6 +177,7 @@ export class SyncScheduler implements Scheduler {
 
   async #drain(timeoutMs: number): Promise<void> {
     this.#lifecycle.beginStop()
+    this.#startedAt = null
     this.#clearTick()
     this.#dispatcher.drop(new SyncError('CANCELLED', 'The scheduler stopped before this sync started.'))
     const sweeps = this.#allSweeps()
@@ -370,6 +385,29 @@ export class SyncScheduler implements Scheduler {
     return { inFlight: this.#dispatcher.running, queued, sweeping: this.#allSweeps().length > 0, exchanges }
   }
 
+  /**
+   * How the scheduler is doing, for a health probe: per exchange the end of its last sweep, its pause, budget and
+   * queue; the store's last failure. Not ok while the store's last call failed, or when a started scheduler has
+   * finished no sweep within two intervals. A paused exchange alone does not make it not ok (`pausedUntil` says so).
+   * Holds no user data.
+   */
+  health(): SchedulerHealth {
+    const now = this.#options.clock.now()
+    const stats = this.stats()
+    const exchanges: SchedulerHealth['exchanges'] = {}
+    let lastSweep = Number.NEGATIVE_INFINITY
+    for (const [id, lane] of Object.entries(stats.exchanges)) {
+      const lastSweepAt = this.#lastSweepAt.get(id) ?? null
+      if (lastSweepAt !== null) lastSweep = Math.max(lastSweep, lastSweepAt)
+      const { pausedUntil, budgetLeft, inFlight, queued } = lane
+      exchanges[id] = { lastSweepAt, pausedUntil, budgetLeft, inFlight, queued }
+    }
+    const lastError = this.#storeCalls.lastError
+    const since = Math.max(lastSweep, this.#startedAt ?? Number.POSITIVE_INFINITY)
+    const stalled = this.#startedAt !== null && now - since > 2 * this.#options.intervalMs
+    return { ok: lastError === null && !stalled, exchanges, store: { ok: lastError === null, lastError } }
+  }
+
   // --- sweeps ---------------------------------------------------------------------------------------------
 
   #scheduleTick(delayMs: number): void {
@@ -432,6 +470,7 @@ export class SyncScheduler implements Scheduler {
       return
     }
     if (this.#sweeps.get(sweep.exchange) === sweep) this.#sweeps.delete(sweep.exchange)
+    this.#lastSweepAt.set(sweep.exchange, sweep.report.finishedAt)
     this.#events.emit('sweep:end', sweep.report)
   }
 
@@ -601,6 +640,31 @@ export class SyncScheduler implements Scheduler {
     }
     entry.resolve(outcome)
     if (sweep) this.#reader.settled(sweep, started ? outcome.ok : undefined)
+  }
+
+  /** Writes what an operator needs to the host's logger; every message is already free of secrets. */
+  #log(logger: SchedulerLogger): void {
+    const events = this.#events
+    events.on('warning', (warning) => logger.warn(warning.message, { code: warning.code, exchange: warning.exchange }))
+    events.on('error', (error) => logger.error(error.message))
+    events.on('ratelimit', (event) => {
+      if (event.reason !== 'retry-after') return
+      const what = event.scope === 'exchange' ? event.exchange : `an account of ${event.exchange}`
+      logger.warn(`${what} is paused for ${Math.ceil(event.waitMs / 1000)} s at the exchange's request`, {
+        exchange: event.exchange,
+        scope: event.scope,
+      })
+    })
+    events.on('connection:disabled', ({ connectionId, exchange, error }) => {
+      logger.warn(
+        `Connection ${connectionId} of ${exchange} is out of the schedule (${error.code}: ${error.message}); new keys bring it back`,
+      )
+    })
+    events.on('sweep:end', (report) => {
+      logger.debug(
+        `Swept ${report.exchange}: ${report.attempted} attempted, ${report.succeeded} synced, ${report.failed} failed`,
+      )
+    })
   }
 
   #warnFallback(exchange: string): void {
