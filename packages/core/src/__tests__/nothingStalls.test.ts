@@ -482,8 +482,12 @@ describe('a budget shared with another consumer', () => {
     for (const share of [0.2, 0.4]) {
       const result = await sharedBudgetRun(share)
       expect(result.tooMany).toBe(0)
-      // Nearly all of what the other consumer leaves is used.
-      expect(result.ownWeight).toBeGreaterThanOrEqual(0.9 * result.leftOver)
+      // Every whole window: at least 97 % of what the other consumer leaves is used, and never its share.
+      expect(result.full.length).toBeGreaterThan(3)
+      for (const own of result.full) {
+        expect(own).toBeLessThanOrEqual(result.left)
+        expect(own).toBeGreaterThanOrEqual(0.97 * result.left)
+      }
     }
   })
 })
@@ -500,6 +504,7 @@ async function sharedBudgetRun(share: number) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1) + 400)
   const windows = new Map<number, number>()
   const outsideSpent = new Map<number, number>()
+  const ownByWindow = new Map<number, number>()
   let tooMany = 0
   let ownWeight = 0
   const countOutside = (now: number) => {
@@ -526,6 +531,7 @@ async function sharedBudgetRun(share: number) {
       }
       windows.set(window, used)
       ownWeight += cost
+      ownByWindow.set(window, (ownByWindow.get(window) ?? 0) + cost)
       await after(clock, 20)
       return { balances: [], usage: { usedWeight: used } }
     },
@@ -545,7 +551,9 @@ async function sharedBudgetRun(share: number) {
   const stopped = scheduler.stop({ timeoutMs: 1_000 })
   await clock.advance(1_000)
   await stopped
-  return { tooMany, ownWeight, leftOver: seconds * limit * (1 - share) }
+  // Whole windows only: the first starts mid-window, the last may end the sweep.
+  const full = [...ownByWindow.values()].slice(1, -1)
+  return { tooMany, ownWeight, leftOver: seconds * limit * (1 - share), full, left: limit * (1 - share) }
 }
 
 describe('an asynchronous limiter', () => {

@@ -5,6 +5,17 @@
  * spent by someone else on the same budget (a trading bot on the same IP). That outside weight is counted, and the
  * share it is expected to take of the rest of the window is kept free, so neither side meets a 429.
  */
+/** Where a grant stood in its window, to read the exchange's count when the call answers. */
+export interface AlignedGrant {
+  readonly windowStart: number
+  /** Our own weight granted in the window before this grant. */
+  readonly ownBefore: number
+  readonly at: number
+}
+
+/** How far ahead of an even spread over the window our own grants may run once outside weight is known. */
+const PACE_AHEAD = 0.25
+
 export class AlignedWindow {
   readonly windowMs: number
   #start = Number.NEGATIVE_INFINITY
@@ -28,31 +39,36 @@ export class AlignedWindow {
   }
 
   /** Counts a grant; returns what the grant needs to read the exchange's count later (`settle`). */
-  add(now: number, weight: number): { windowStart: number; ownBefore: number } {
+  add(now: number, weight: number): AlignedGrant {
     this.#roll(now)
     const ownBefore = this.#own
     this.#own += weight
-    return { windowStart: this.#start, ownBefore }
+    return { windowStart: this.#start, ownBefore, at: now }
   }
 
-  /** The first instant at or after `now` when `cost` more fits under `limit`, keeping the outside share free. */
+  /**
+   * The first instant at or after `now` when `cost` more fits under `limit`, keeping the outside share free. Once
+   * outside weight is known, our own grants are also paced over the window (a quarter ahead of an even spread):
+   * answers then keep coming all through the window, so the outside pace is read from the whole of it, not from
+   * its first moments.
+   */
   fitsAt(now: number, cost: number, limit: number): number {
     if (cost > limit) return Number.POSITIVE_INFINITY
     this.#roll(now)
-    if (this.#own + this.#outside + this.#reserve() + cost <= limit) return now
-    return this.#start + this.windowMs
+    const end = this.#start + this.windowMs
+    const ownCap = limit - Math.max(this.#expectedTotal(), this.#outside)
+    if (this.#own + cost > ownCap) return end
+    if (this.#outside === 0 && this.#expectedOutside === 0) return now
+    const wanted = (this.#own + cost) / ownCap - PACE_AHEAD
+    const at = this.#start + Math.ceil(wanted * this.windowMs)
+    return at <= now ? now : Math.min(at, end)
   }
 
   /**
    * The exchange reported `reported` for the window of a grant that was counted after `ownBefore` of our own:
    * everything above `ownBefore + weight` was spent outside.
    */
-  observe(
-    now: number,
-    grant: { windowStart: number; ownBefore: number } | undefined,
-    weight: number,
-    reported: number,
-  ): void {
+  observe(now: number, grant: AlignedGrant | undefined, weight: number, reported: number): void {
     this.#roll(now)
     // Answered in the next window: its count says nothing of this one.
     if (grant && grant.windowStart !== this.#start) return
@@ -60,7 +76,9 @@ export class AlignedWindow {
     const outside = grant ? reported - grant.ownBefore - weight : reported - this.#own
     if (outside > this.#outside) {
       this.#outside = outside
-      this.#outsideSeenAt = now
+      // The count is the exchange's when it took the request, about when it was granted, not when it answered:
+      // dating it at the answer would make the outside pace look slower than it is.
+      this.#outsideSeenAt = grant ? grant.at : now
     }
   }
 
@@ -68,14 +86,9 @@ export class AlignedWindow {
     return this.used(now) === 0 && this.#expectedOutside === 0
   }
 
-  /**
-   * Outside weight still expected in this window: last window's, or this window's pace so far if faster. The pace
-   * is trusted only once a quarter of the window has passed: a count seen early may hold weight spent all at once.
-   */
-  #reserve(): number {
-    if (this.#outside === 0 && this.#expectedOutside === 0) return 0
-    const expected = Math.max(this.#expectedOutside, this.#pace())
-    return Math.max(0, expected - this.#outside)
+  /** The outside weight this window is expected to take in all: last window's, or this one's pace if faster. */
+  #expectedTotal(): number {
+    return Math.max(this.#expectedOutside, this.#pace())
   }
 
   /** The outside weight this window is on course for, once a quarter of it has been seen; else what was seen. */

@@ -1,4 +1,4 @@
-import { AlignedWindow } from './alignedWindow.js'
+import { type AlignedGrant, AlignedWindow } from './alignedWindow.js'
 import type { ResolvedLimits } from './exchangeLimits.js'
 import { SlidingWindow } from './slidingWindow.js'
 import type {
@@ -24,7 +24,7 @@ interface BudgetPermit extends LimitPermit {
   readonly account: string
   readonly cost: number
   /** Per clock-aligned exchange budget (by index): where the grant stood in its window. */
-  readonly aligned: ({ windowStart: number; ownBefore: number } | undefined)[]
+  readonly aligned: (AlignedGrant | undefined)[]
 }
 
 export interface BudgetLimiterOptions {
