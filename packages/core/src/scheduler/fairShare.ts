@@ -34,11 +34,10 @@ export function pickLane(
   concurrency: number,
   running: number,
   turn: number,
-  horizons: WaitHorizons = { anyMs: 0, hangingMs: 0 },
+  horizons: WaitHorizons = NO_HORIZONS,
 ): number {
   const free = concurrency - running
   if (free <= 0 || lanes.length === 0) return -1
-  const wants = (lane: LaneSnapshot, horizonMs: number) => lane.ready || lane.loading || lane.waitMs <= horizonMs
   let hanging = 0
   let healthy = 0
   let ready = 0
@@ -53,22 +52,39 @@ export function pickLane(
     healthy > 0
       ? Math.max(1, Math.floor((concurrency - hanging) / healthy))
       : Math.max(1, Math.floor(concurrency / Math.max(1, hanging)))
-  const shareOf = (lane: LaneSnapshot) => (healthy > 0 && lane.hanging ? 1 : fairShare)
-  const owed = (horizonMs: number) => {
-    let total = 0
-    for (const lane of lanes) if (wants(lane, horizonMs)) total += Math.max(0, shareOf(lane) - lane.inFlight)
-    return total
-  }
-  const owedToAny = owed(horizons.anyMs)
-  const owedToHanging = horizons.hangingMs === horizons.anyMs ? owedToAny : owed(horizons.hangingMs)
+  const healthyWant = healthy > 0
+  const owedToAny = owed(lanes, horizons.anyMs, fairShare, healthyWant)
+  const owedToHanging =
+    horizons.hangingMs === horizons.anyMs ? owedToAny : owed(lanes, horizons.hangingMs, fairShare, healthyWant)
   let best = -1
   for (let step = 0; step < lanes.length; step++) {
     const index = (turn + step) % lanes.length
     const lane = lanes[index] as LaneSnapshot
     if (!lane.ready) continue
-    const ownDue = Math.max(0, shareOf(lane) - lane.inFlight)
+    const ownDue = Math.max(0, shareOf(lane, fairShare, healthyWant) - lane.inFlight)
     if (ownDue === 0 && free - 1 < (lane.hanging ? owedToHanging : owedToAny)) continue
     if (best === -1 || lane.inFlight < (lanes[best] as LaneSnapshot).inFlight) best = index
   }
   return best
+}
+
+const NO_HORIZONS: WaitHorizons = { anyMs: 0, hangingMs: 0 }
+
+/** Does the lane want slots, counting a wait that ends within `horizonMs`? */
+function wants(lane: LaneSnapshot, horizonMs: number): boolean {
+  return lane.ready || lane.loading || lane.waitMs <= horizonMs
+}
+
+/** A hanging lane's share is one slot while a healthy lane wants work. */
+function shareOf(lane: LaneSnapshot, fairShare: number, healthyWant: boolean): number {
+  return healthyWant && lane.hanging ? 1 : fairShare
+}
+
+/** Slots owed to the lanes that want them within `horizonMs` and have fewer than their share. */
+function owed(lanes: readonly LaneSnapshot[], horizonMs: number, fairShare: number, healthyWant: boolean): number {
+  let total = 0
+  for (const lane of lanes) {
+    if (wants(lane, horizonMs)) total += Math.max(0, shareOf(lane, fairShare, healthyWant) - lane.inFlight)
+  }
+  return total
 }
