@@ -116,11 +116,16 @@ async function compile(imports: DynamicModule[], logger = new CapturingLogger())
 /** Compiles the module into an app with a real HTTP server on 127.0.0.1, as a host app would run it. */
 async function start(
   module: DynamicModule,
-  { prefix, appOptions = {} }: { prefix?: string; appOptions?: NestApplicationOptions } = {},
+  {
+    prefix,
+    appOptions = {},
+    configure,
+  }: { prefix?: string; appOptions?: NestApplicationOptions; configure?: (app: INestApplication) => void } = {},
 ): Promise<Started> {
   const { moduleRef, logger } = await compile([module])
   const app = moduleRef.createNestApplication(appOptions)
   app.useLogger(logger)
+  configure?.(app)
   if (prefix !== undefined) app.setGlobalPrefix(prefix)
   apps.push(app)
   await app.listen(0, '127.0.0.1')
@@ -581,3 +586,38 @@ function catchError(run: () => unknown): unknown {
   }
   throw new Error('expected a throw')
 }
+
+describe('SyncfolioModule behind enableCors, for a UI on another origin', () => {
+  const UI = 'http://ui.example.test:5173'
+
+  it('answers the preflight and the request itself with the CORS headers, guards still applied', async () => {
+    const { options, store } = fixture()
+    const { base, call } = await start(SyncfolioModule.forRoot(options), {
+      configure: (app) => app.enableCors({ origin: UI, credentials: true }),
+    })
+    const preflight = await fetch(`${base}/syncfolio/connections`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: UI,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-user',
+      },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(UI)
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST')
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type,x-user')
+
+    const added = await call('POST', '/syncfolio/connections', {
+      body: { exchange: 'binance', credentials: KEYS },
+      headers: { origin: UI },
+    })
+    expect(added.status).toBe(201)
+    expect(added.headers.get('access-control-allow-origin')).toBe(UI)
+    expect(await store.listByUser('alice')).toHaveLength(1)
+    const refused = await call('GET', '/syncfolio/connections', { user: null, headers: { origin: UI } })
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('access-control-allow-origin')).toBe(UI)
+  })
+})
