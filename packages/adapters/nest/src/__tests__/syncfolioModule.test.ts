@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
   type CanActivate,
@@ -619,5 +619,53 @@ describe('SyncfolioModule behind enableCors, for a UI on another origin', () => 
     const refused = await call('GET', '/syncfolio/connections', { user: null, headers: { origin: UI } })
     expect(refused.status).toBe(401)
     expect(refused.headers.get('access-control-allow-origin')).toBe(UI)
+  })
+})
+
+describe('SyncfolioModule under hostile requests', () => {
+  it("answers 5,000 nested arrays that Nest's body parser accepted with a 400 problem, never a stack", async () => {
+    const { options } = fixture()
+    const { call } = await start(SyncfolioModule.forRoot(options))
+    const response = await call('POST', '/syncfolio/connections', {
+      body: `{"exchange":"binance","credentials":${'['.repeat(5_000)}${']'.repeat(5_000)}}`,
+    })
+    expect(response.status).toBe(400)
+    expect(response.json.error.code).toBe('INVALID_JSON')
+    expect(response.text).not.toMatch(/RangeError|stack|\.ts:/)
+  })
+
+  it('keeps a keep-alive connection usable after a 415 given before a 300 KB body was read', async () => {
+    const { options } = fixture()
+    const { base } = await start(SyncfolioModule.forRoot(options))
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const request = httpRequest(`${base}${path}`, { method, headers, agent }, (response) => {
+          response.resume()
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, reused: request.reusedSocket }))
+        })
+        request.on('error', reject)
+        request.end(body)
+      })
+    try {
+      const early = await send(
+        'POST',
+        '/syncfolio/connections',
+        { 'x-user': 'alice', 'content-type': 'text/plain' },
+        'x'.repeat(300 * 1024),
+      )
+      expect(early.status).toBe(415)
+      const next = await send('GET', '/syncfolio/exchanges', { 'x-user': 'alice' })
+      expect(next).toEqual({ status: 200, reused: true })
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  it('names SyncfolioModule and the exact key when the HTTP options from useFactory are wrong', async () => {
+    const { options } = fixture()
+    const { guards, ...runtime } = options
+    const module = SyncfolioModule.forRootAsync({ guards, useFactory: () => ({ ...runtime, heartbeatMs: 0 }) })
+    await expect(start(module)).rejects.toThrow(/SyncfolioModule.*"heartbeatMs"/)
   })
 })
