@@ -527,7 +527,7 @@ describe('syncfolioRouter for a UI on another origin', () => {
     })
     await vite.listen()
     try {
-      const ui = `http://127.0.0.1:${(vite.httpServer?.address() as AddressInfo).port}`
+      const ui = `http://127.0.0.1:${(vite.httpServer?.address() as AddressInfo | undefined)?.port}`
       const listed = await fetch(`${ui}/api/syncfolio/connections`, { headers: { 'x-user': 'alice' } })
       expect(listed.status).toBe(200)
       expect((await listed.json()).connections.map((entry: { id: string }) => entry.id)).toEqual([connection.id])
