@@ -1,2 +1,2 @@
-export type { SyncfolioRouterOptions } from './syncfolioRouter.js'
+export type { SyncfolioRequest, SyncfolioRouter, SyncfolioRouterOptions } from './syncfolioRouter.js'
 export { syncfolioRouter } from './syncfolioRouter.js'

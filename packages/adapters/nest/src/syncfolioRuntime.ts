@@ -1,13 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
-import {
-  createSyncHandler,
-  SyncError,
-  type SyncHandler,
-  type SyncHandlerScheduler,
-  type SyncScheduler,
-} from '@syncfolio/core'
-import { isEventStream, sendFetchResponse, toFetchRequest } from '@syncfolio/core/node'
+import { SyncError, type SyncHandler, type SyncHandlerScheduler, type SyncScheduler } from '@syncfolio/core'
+import { isEventStream, problemResponse, sendFetchResponse, toFetchRequest } from '@syncfolio/core/node'
+import { createNamedSyncHandler } from '@syncfolio/core/runner'
 import type { ResolvedRuntimeOptions, ResolvedStaticOptions } from './options.js'
 import { SYNCFOLIO_RUNTIME_OPTIONS, SYNCFOLIO_SCHEDULER, SYNCFOLIO_STATIC_OPTIONS } from './tokens.js'
 
@@ -89,18 +84,23 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
     // The handler sees only its own route part: the app's global prefix, RouterModule paths and versions stay out.
     const url = (nodeReq as IncomingMessage & { originalUrl?: string }).originalUrl ?? nodeReq.url ?? '/'
     const queryAt = url.indexOf('?')
-    const request = toFetchRequest(nodeReq, {
-      url: `${path}${queryAt === -1 ? '' : url.slice(queryAt)}`,
-      signal: controller.signal,
-      parsedBody: carrier.body,
-      rawBody: carrier.rawBody,
-    })
     let response: Response
-    if (request === null) {
-      response = methodNotAllowed()
-    } else {
-      this.#origins.set(request, req)
-      response = await handler(request)
+    try {
+      const request = toFetchRequest(nodeReq, {
+        url: `${path}${queryAt === -1 ? '' : url.slice(queryAt)}`,
+        signal: controller.signal,
+        parsedBody: carrier.body,
+        rawBody: carrier.rawBody,
+      })
+      if (request === null) {
+        response = methodNotAllowed()
+      } else {
+        this.#origins.set(request, req)
+        response = await handler(request)
+      }
+    } catch (error) {
+      // A parsed body that cannot be JSON again (thousands of nested arrays) is the client's 400, not a 500.
+      response = problemResponse(error)
     }
     const live = isEventStream(response)
     if (live) {
@@ -136,7 +136,8 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
       on: (event, listener) => scheduler.on(event, listener),
       off: (event, listener) => scheduler.off(event, listener),
     }
-    return createSyncHandler({
+    // Errors in the HTTP options (a useFactory's result is checked here) name the module, not the handler inside.
+    return createNamedSyncHandler('SyncfolioModule', {
       ...http,
       scheduler: gated,
       store: schedulerOptions.store,

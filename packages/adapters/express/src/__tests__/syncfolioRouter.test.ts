@@ -1,8 +1,11 @@
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { InvalidOptionError, MemoryStore, SyncError, SyncScheduler } from '@syncfolio/core'
 import { createSyncClient, type SyncEvent } from '@syncfolio/core/client'
 import { FakeClock, recordingAdapter } from '@syncfolio/testing'
@@ -473,5 +476,79 @@ describe('syncfolioRouter under hostile requests', () => {
     const response = await fetch(`http://127.0.0.1:${port}/api/connections`)
     expect(response.status).toBe(200)
     expect(base).toContain('/api/syncfolio')
+  })
+})
+
+describe('syncfolioRouter for a UI on another origin', () => {
+  const UI = 'http://ui.example.test:5173'
+
+  it('works behind the cors package, the preflight included', async () => {
+    const cors = (await import('cors')).default
+    const { base, call, store } = await setup({
+      mount: (app, router) => app.use('/api/syncfolio', cors({ origin: UI, credentials: true }), router),
+    })
+    const preflight = await fetch(`${base}/connections`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: UI,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-user',
+      },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(UI)
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST')
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type,x-user')
+
+    const response = await fetch(`${base}/connections`, {
+      method: 'POST',
+      headers: { origin: UI, 'x-user': 'alice', 'content-type': 'application/json' },
+      body: JSON.stringify({ exchange: 'binance', credentials: KEYS }),
+    })
+    expect(response.status).toBe(201)
+    // The router keeps the headers middleware set before it.
+    expect(response.headers.get('access-control-allow-origin')).toBe(UI)
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(await store.listByUser('alice')).toHaveLength(1)
+    expect((await call('GET', '/connections', { user: null })).status).toBe(401)
+  })
+
+  it('works through the Vite dev server proxy, event stream included', async () => {
+    const { createServer } = await import('vite')
+    const { origin, store, scheduler } = await setup()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const root = mkdtempSync(join(tmpdir(), 'syncfolio-vite-'))
+    const vite = await createServer({
+      configFile: false,
+      root,
+      logLevel: 'silent',
+      server: { host: '127.0.0.1', port: 0, proxy: { '/api': { target: origin } } },
+    })
+    await vite.listen()
+    try {
+      const ui = `http://127.0.0.1:${(vite.httpServer?.address() as AddressInfo | undefined)?.port}`
+      const listed = await fetch(`${ui}/api/syncfolio/connections`, { headers: { 'x-user': 'alice' } })
+      expect(listed.status).toBe(200)
+      expect((await listed.json()).connections.map((entry: { id: string }) => entry.id)).toEqual([connection.id])
+
+      const controller = new AbortController()
+      const events = await fetch(`${ui}/api/syncfolio/events`, {
+        headers: { 'x-user': 'alice' },
+        signal: controller.signal,
+      })
+      expect(events.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+      const reader = (events.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      let text = ''
+      while (!text.includes(': connected\n\n')) text += decoder.decode((await reader.read()).value)
+      await scheduler.syncNow(connection.id)
+      while (!text.includes('event: sync:success\n')) text += decoder.decode((await reader.read()).value)
+      expect(text).toContain(connection.id)
+      controller.abort()
+    } finally {
+      await vite.close()
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
   type CanActivate,
@@ -116,11 +116,16 @@ async function compile(imports: DynamicModule[], logger = new CapturingLogger())
 /** Compiles the module into an app with a real HTTP server on 127.0.0.1, as a host app would run it. */
 async function start(
   module: DynamicModule,
-  { prefix, appOptions = {} }: { prefix?: string; appOptions?: NestApplicationOptions } = {},
+  {
+    prefix,
+    appOptions = {},
+    configure,
+  }: { prefix?: string; appOptions?: NestApplicationOptions; configure?: (app: INestApplication) => void } = {},
 ): Promise<Started> {
   const { moduleRef, logger } = await compile([module])
   const app = moduleRef.createNestApplication(appOptions)
   app.useLogger(logger)
+  configure?.(app)
   if (prefix !== undefined) app.setGlobalPrefix(prefix)
   apps.push(app)
   await app.listen(0, '127.0.0.1')
@@ -581,3 +586,86 @@ function catchError(run: () => unknown): unknown {
   }
   throw new Error('expected a throw')
 }
+
+describe('SyncfolioModule behind enableCors, for a UI on another origin', () => {
+  const UI = 'http://ui.example.test:5173'
+
+  it('answers the preflight and the request itself with the CORS headers, guards still applied', async () => {
+    const { options, store } = fixture()
+    const { base, call } = await start(SyncfolioModule.forRoot(options), {
+      configure: (app) => app.enableCors({ origin: UI, credentials: true }),
+    })
+    const preflight = await fetch(`${base}/syncfolio/connections`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: UI,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-user',
+      },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(UI)
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true')
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST')
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type,x-user')
+
+    const added = await call('POST', '/syncfolio/connections', {
+      body: { exchange: 'binance', credentials: KEYS },
+      headers: { origin: UI },
+    })
+    expect(added.status).toBe(201)
+    expect(added.headers.get('access-control-allow-origin')).toBe(UI)
+    expect(await store.listByUser('alice')).toHaveLength(1)
+    const refused = await call('GET', '/syncfolio/connections', { user: null, headers: { origin: UI } })
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('access-control-allow-origin')).toBe(UI)
+  })
+})
+
+describe('SyncfolioModule under hostile requests', () => {
+  it("answers 5,000 nested arrays that Nest's body parser accepted with a 400 problem, never a stack", async () => {
+    const { options } = fixture()
+    const { call } = await start(SyncfolioModule.forRoot(options))
+    const response = await call('POST', '/syncfolio/connections', {
+      body: `{"exchange":"binance","credentials":${'['.repeat(5_000)}${']'.repeat(5_000)}}`,
+    })
+    expect(response.status).toBe(400)
+    expect(response.json.error.code).toBe('INVALID_JSON')
+    expect(response.text).not.toMatch(/RangeError|stack|\.ts:/)
+  })
+
+  it('keeps a keep-alive connection usable after a 415 given before a 300 KB body was read', async () => {
+    const { options } = fixture()
+    const { base } = await start(SyncfolioModule.forRoot(options))
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const request = httpRequest(`${base}${path}`, { method, headers, agent }, (response) => {
+          response.resume()
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, reused: request.reusedSocket }))
+        })
+        request.on('error', reject)
+        request.end(body)
+      })
+    try {
+      const early = await send(
+        'POST',
+        '/syncfolio/connections',
+        { 'x-user': 'alice', 'content-type': 'text/plain' },
+        'x'.repeat(300 * 1024),
+      )
+      expect(early.status).toBe(415)
+      const next = await send('GET', '/syncfolio/exchanges', { 'x-user': 'alice' })
+      expect(next).toEqual({ status: 200, reused: true })
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  it('names SyncfolioModule and the exact key when the HTTP options from useFactory are wrong', async () => {
+    const { options } = fixture()
+    const { guards, ...runtime } = options
+    const module = SyncfolioModule.forRootAsync({ guards, useFactory: () => ({ ...runtime, heartbeatMs: 0 }) })
+    await expect(start(module)).rejects.toThrow(/SyncfolioModule.*"heartbeatMs"/)
+  })
+})
