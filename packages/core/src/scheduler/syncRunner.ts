@@ -323,7 +323,8 @@ export class SyncRunner {
     try {
       settled = limiter.settle(permit, settlement)
     } catch (error) {
-      return failed(error)
+      failed(error)
+      return
     }
     if (settled !== undefined && typeof (settled as Promise<unknown>).then === 'function') {
       ;(settled as Promise<LimitSettleResult | undefined>).then(
