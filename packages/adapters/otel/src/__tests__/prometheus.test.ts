@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { MemoryStore, SyncError, SyncScheduler } from '@syncfolio/core'
 import { FakeClock, recordingAdapter } from '@syncfolio/testing'
@@ -78,5 +79,14 @@ describe('the Prometheus example of docs/operations.md', () => {
       await metrics.close()
     }
     await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow()
+  })
+
+  it('is the code docs/operations.md shows, line for line', async () => {
+    const example = await readFile(new URL('../../examples/prometheus.ts', import.meta.url), 'utf8')
+    const doc = await readFile(new URL('../../../../../docs/operations.md', import.meta.url), 'utf8')
+    // The file's first line is a comment the doc says in prose; the rest is in a code block of the doc.
+    const code = example.split('\n').slice(1).join('\n').trim()
+    const blocks = [...doc.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => (match[1] as string).trim())
+    expect(blocks).toContain(code)
   })
 })
