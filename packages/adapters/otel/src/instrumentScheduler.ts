@@ -144,16 +144,26 @@ export function instrumentScheduler(scheduler: Scheduler, options: InstrumentSch
   }
 }
 
-/** Attribute sets by their values. Only ids of exchanges and fixed enums go in, so the cache stays small. */
+/**
+ * Attribute sets by their values, in nested maps so a lookup builds no key string. Only exchange ids and fixed
+ * enums go in, so the cache stays small.
+ */
 class AttributeCache {
-  readonly #sets = new Map<string, Attributes>()
+  readonly #exchanges = new Map<string, Attributes>()
+  readonly #outcomes = new Map<string, Map<string, Map<string, Attributes>>>()
+  readonly #waits = new Map<string, Map<string, Map<string, Attributes>>>()
 
   exchange(exchange: string): Attributes {
-    return this.#get(exchange, () => ({ 'syncfolio.exchange': exchange }))
+    let set = this.#exchanges.get(exchange)
+    if (!set) {
+      set = Object.freeze({ 'syncfolio.exchange': exchange })
+      this.#exchanges.set(exchange, set)
+    }
+    return set
   }
 
   outcome(exchange: string, trigger: string, outcome: string): Attributes {
-    return this.#get(`${exchange}\0${trigger}\0${outcome}`, () => ({
+    return lookup(this.#outcomes, exchange, trigger, outcome, () => ({
       'syncfolio.exchange': exchange,
       'syncfolio.trigger': trigger,
       'syncfolio.outcome': outcome,
@@ -161,19 +171,35 @@ class AttributeCache {
   }
 
   wait(exchange: string, scope: string, reason: string): Attributes {
-    return this.#get(`${exchange}\0${scope}\0${reason}\0wait`, () => ({
+    return lookup(this.#waits, exchange, scope, reason, () => ({
       'syncfolio.exchange': exchange,
       'syncfolio.scope': scope,
       'syncfolio.reason': reason,
     }))
   }
+}
 
-  #get(key: string, build: () => Attributes): Attributes {
-    let set = this.#sets.get(key)
-    if (!set) {
-      set = Object.freeze(build())
-      this.#sets.set(key, set)
-    }
-    return set
+function lookup(
+  root: Map<string, Map<string, Map<string, Attributes>>>,
+  a: string,
+  b: string,
+  c: string,
+  build: () => Attributes,
+): Attributes {
+  let level = root.get(a)
+  if (!level) {
+    level = new Map()
+    root.set(a, level)
   }
+  let leaf = level.get(b)
+  if (!leaf) {
+    leaf = new Map()
+    level.set(b, leaf)
+  }
+  let set = leaf.get(c)
+  if (!set) {
+    set = Object.freeze(build())
+    leaf.set(c, set)
+  }
+  return set
 }
