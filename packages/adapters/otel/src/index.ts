@@ -1,0 +1,2 @@
+export type { DisposeInstrumentation, InstrumentSchedulerOptions } from './instrumentScheduler.js'
+export { instrumentScheduler } from './instrumentScheduler.js'
