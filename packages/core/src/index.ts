@@ -28,6 +28,7 @@ export type { Clock, TimerHandle } from './scheduler/clock.js'
 export { systemClock } from './scheduler/clock.js'
 export type {
   ConnectionDisabledEvent,
+  ExchangeSweepReport,
   RateLimitEvent,
   SchedulerHealth,
   SchedulerLogger,

@@ -89,7 +89,15 @@ export class SyncRunner {
     const startedAt = clock.now()
     const aborts = lifecycle.aborts
     if (events.listening('sync:start')) {
-      events.emit('sync:start', { ...base, startedAt, lastSyncAt: connection.lastSyncAt })
+      const { connectionId, userId, exchange } = base
+      events.emit('sync:start', {
+        connectionId,
+        userId,
+        exchange,
+        trigger,
+        startedAt,
+        lastSyncAt: connection.lastSyncAt,
+      })
     }
 
     let credentials: Credentials | null
@@ -133,7 +141,18 @@ export class SyncRunner {
       return this.#report(base, startedAt, new SyncError('UNKNOWN', 'Could not store the balances.'), null, false)
     }
     if (events.listening('sync:success')) {
-      events.emit('sync:success', { ...base, balances: result.balances, startedAt, finishedAt, nextSyncAt })
+      const { connectionId, userId, exchange } = base
+      const balances = result.balances
+      events.emit('sync:success', {
+        connectionId,
+        userId,
+        exchange,
+        trigger,
+        balances,
+        startedAt,
+        finishedAt,
+        nextSyncAt,
+      })
     }
     return { ok: true, connectionId: connection.id, balances: result.balances }
   }
