@@ -1,5 +1,7 @@
 export { compareDecimals, isDecimalString, sumDecimals } from './balances/decimal.js'
 export { validateResult } from './balances/validateResult.js'
+export type { CredentialCipher, CredentialCipherOptions } from './credentials/index.js'
+export { CredentialsUnreadableError, createCredentialCipher, generateCredentialKey } from './credentials/index.js'
 export { InvalidOptionError } from './errors/invalidOptionError.js'
 export { parseOptions, withoutUndefined } from './errors/parseOptions.js'
 export type { RateLimitScope, SyncErrorCode, SyncErrorOptions } from './errors/syncError.js'
