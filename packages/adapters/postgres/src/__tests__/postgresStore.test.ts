@@ -28,17 +28,10 @@ interface PgQueryable {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>
 }
 
-describe('PostgresStore on PGlite', () => {
-  const db = new PGlite()
-  afterAll(() => db.close())
-  const open = (prefix: string) => {
-    const store = new PostgresStore({ db, cipher, tablePrefix: prefix, closeDb: false })
-    prefixes.set(store, prefix)
-    return store
-  }
-
+/** The conformance suite over stores that `open(prefix)` makes, each on fresh tables of its own prefix. */
+function conformance(name: string, open: (prefix: string) => PostgresStore, dbOf: (store: SyncStore) => PgQueryable) {
   describeSyncStoreConformance(
-    'PostgresStore on PGlite',
+    name,
     async () => {
       const store = open(nextPrefix())
       await store.migrate()
@@ -48,9 +41,21 @@ describe('PostgresStore on PGlite', () => {
       teardown: (store) => (store as PostgresStore).close(),
       openAnother: (store) => open(prefixes.get(store) as string),
       close: (store) => (store as PostgresStore).close(),
-      rawContents: (store) => dumpTables(db, prefixes.get(store) as string),
+      rawContents: (store) => dumpTables(dbOf(store), prefixes.get(store) as string),
     },
   )
+}
+
+describe('PostgresStore on PGlite', () => {
+  const db = new PGlite()
+  afterAll(() => db.close())
+  const open = (prefix: string) => {
+    const store = new PostgresStore({ db, cipher, tablePrefix: prefix, closeDb: false })
+    prefixes.set(store, prefix)
+    return store
+  }
+
+  conformance('PostgresStore on PGlite', open, () => db)
 
   it('keeps everything in a PGlite data folder across a close and a new PGlite', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'syncfolio-pglite-'))
@@ -180,20 +185,7 @@ describe('PostgresStore on a Postgres server', () => {
     return store
   }
 
-  describeSyncStoreConformance(
-    'PostgresStore on a Postgres server',
-    async () => {
-      const store = open(nextPrefix())
-      await store.migrate()
-      return store
-    },
-    {
-      teardown: (store) => (store as PostgresStore).close(),
-      openAnother: (store) => open(prefixes.get(store) as string),
-      close: (store) => (store as PostgresStore).close(),
-      rawContents: (store) => dumpTables(pools.get(store) as pg.Pool, prefixes.get(store) as string),
-    },
-  )
+  conformance('PostgresStore on a Postgres server', open, (store) => pools.get(store) as pg.Pool)
 
   it('migrates once when several processes start together', async () => {
     const prefix = nextPrefix()
