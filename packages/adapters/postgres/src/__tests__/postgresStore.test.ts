@@ -94,7 +94,7 @@ describe('PostgresStore on PGlite', () => {
     await store.migrate()
     const prefix = prefixes.get(store) as string
     const plan = await db.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN SELECT id FROM ${prefix}connections WHERE status = 'active' AND due_at <= 5 AND exchange = 'okx'
+      `EXPLAIN SELECT id FROM ${prefix}connections WHERE status = 'active' AND due_at + 0 <= 5 AND exchange = 'okx'
        AND (exchange, sync_order, id) > ('okx', 1, 'x') ORDER BY exchange, sync_order, id LIMIT 100`,
     )
     const text = plan.rows.map((row) => row['QUERY PLAN']).join('\n')
