@@ -162,10 +162,12 @@ export class SqlSyncStore implements SyncStore {
       key = 'exchange, sync_order, id'
       cursor = '$3, '
     }
-    if (options.after) {
-      params.push(orNever(options.after.lastSyncAt), options.after.id)
-      where += ` AND (${key}) > (${cursor}$${params.length - 1}, $${params.length})`
-    }
+    // The first page too has a lower bound on the keyset (the smallest key), or a planner that thinks an
+    // exchange holds few rows reads them all by another index and sorts them.
+    const after = options.after ?? { lastSyncAt: null, id: '' }
+    params.push(orNever(after.lastSyncAt), after.id)
+    const comparison = options.after ? '>' : '>='
+    where += ` AND (${key}) ${comparison} (${cursor}$${params.length - 1}, $${params.length})`
     const rows = await this.#driver.query<ConnectionRow>(
       `SELECT ${CONNECTION_COLUMNS} FROM ${this.#table} WHERE ${where} ORDER BY ${key} LIMIT $2`,
       params,
