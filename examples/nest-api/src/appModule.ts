@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common'
 import { createCcxtAdapter } from '@syncfolio/ccxt'
-import { MemoryStore } from '@syncfolio/core'
+import type { SyncStore } from '@syncfolio/core'
 import { SyncfolioModule } from '@syncfolio/nest'
 import type { FakeExchangeServer } from '@syncfolio/testing'
 import { type AuthenticatedRequest, UserHeaderGuard } from './auth/userHeaderGuard.js'
@@ -9,6 +9,7 @@ import { AppConfigModule } from './config/appConfigModule.js'
 import { ConnectionsModule } from './connections/connectionsModule.js'
 import { DemoModule } from './demo/demoModule.js'
 import { FAKE_EXCHANGE, FakeExchangeModule } from './demo/fakeExchangeModule.js'
+import { APP_STORE, StoreModule } from './store/storeModule.js'
 
 @Module({
   imports: [
@@ -18,11 +19,11 @@ import { FAKE_EXCHANGE, FakeExchangeModule } from './demo/fakeExchangeModule.js'
       role: syncfolioRole(process.env),
       guards: [UserHeaderGuard],
       global: true,
-      imports: [AppConfigModule, FakeExchangeModule],
-      inject: [AppConfig, FAKE_EXCHANGE],
-      useFactory: (config: AppConfig, fake: FakeExchangeServer) => ({
-        // A real app passes a persistent SyncStore here; the demo forgets everything on exit.
-        store: new MemoryStore(),
+      imports: [AppConfigModule, FakeExchangeModule, StoreModule],
+      inject: [AppConfig, FAKE_EXCHANGE, APP_STORE],
+      useFactory: (config: AppConfig, fake: FakeExchangeServer, store: SyncStore) => ({
+        // PostgresStore: the Postgres at SYNCFOLIO_DATABASE_URL, or an in-process PGlite without one.
+        store,
         // A real app drops `baseUrl`; here ccxt talks to the local fake exchange.
         exchanges: [
           createCcxtAdapter('binance', { baseUrl: fake.url }),

@@ -1,4 +1,6 @@
 export { compareDecimals, isDecimalString, sumDecimals } from './balances/decimal.js'
+export type { CredentialCipher, CredentialCipherOptions } from './credentials/index.js'
+export { CredentialsUnreadableError, createCredentialCipher, generateCredentialKey } from './credentials/index.js'
 export { InvalidOptionError } from './errors/invalidOptionError.js'
 export type { RateLimitScope, SyncErrorCode, SyncErrorOptions } from './errors/syncError.js'
 export {

@@ -4,13 +4,14 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createCcxtAdapter } from '@syncfolio/ccxt'
-import { type Connection, InvalidOptionError, MemoryStore, SyncScheduler } from '@syncfolio/core'
+import { type Connection, InvalidOptionError, SyncScheduler, type SyncStore } from '@syncfolio/core'
 import { syncfolioRouter } from '@syncfolio/express'
 import { type FakeExchangeServer, startFakeExchange } from '@syncfolio/testing'
 import express from 'express'
 import { z } from 'zod'
 import { DEMO_ACCOUNTS, fakeAccountOf } from './demoAccounts.js'
 import { demoRouter } from './demoRouter.js'
+import { openStore } from './openStore.js'
 
 export interface DashboardOptions {
   /** Port to listen on; 0 picks a free one. @default 3000 */
@@ -29,6 +30,14 @@ export interface DashboardOptions {
   uiDir?: string
   /** Where the server reports problems. @default console.error */
   log?: (line: string) => void
+  /**
+   * Folder of the SQLite file (`syncfolio.db`) and its credential key (`syncfolio.key`, made on first start), so
+   * connections and balances survive a restart. Without it and without `databaseUrl`, the store is in memory.
+   * `npm start` passes the package's `data/` folder.
+   */
+  dataDir?: string
+  /** A `postgres://` URL: the store is Postgres instead of the SQLite file (the key still lives in `dataDir`). */
+  databaseUrl?: string
 }
 
 export interface Dashboard {
@@ -37,9 +46,11 @@ export interface Dashboard {
   /** Stops taking requests, drains the syncs in flight, then closes the fake exchange. Idempotent. */
   close(): Promise<void>
   scheduler: SyncScheduler
-  store: MemoryStore
+  store: SyncStore
+  /** Where the store keeps its data, e.g. `SQLite file data/syncfolio.db`. */
+  storeDescription: string
   fake: FakeExchangeServer
-  /** The demo user's connections made at startup. */
+  /** The demo user's connections: made on the first start, read back from the store on later ones. */
   connections: Connection[]
 }
 
@@ -57,6 +68,11 @@ const optionsSchema = z.strictObject({
   latencyMs: z.number().int().nonnegative(),
   uiDir: z.string().min(1),
   log: z.custom<(line: string) => void>((value) => typeof value === 'function', 'expected a function'),
+  dataDir: z.string().min(1).optional(),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+    .optional(),
 })
 
 /**
@@ -73,12 +89,21 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
   })
   if (settings.latencyMs > 0) fake.inject({ type: 'latency', ms: settings.latencyMs })
 
-  const store = new MemoryStore()
-  const connections: Connection[] = []
-  for (const account of DEMO_ACCOUNTS.filter(({ connectedAtStart }) => connectedAtStart)) {
-    const { exchange, label, apiKey, secret, password } = account
-    const credentials = { apiKey, secret, ...(password && { password }) }
-    connections.push(await store.add({ userId: DEMO_USER_ID, exchange, label, credentials }))
+  const opened = await openStore({ dataDir: settings.dataDir, databaseUrl: settings.databaseUrl }).catch(
+    async (error: unknown) => {
+      await fake.close()
+      throw error
+    },
+  )
+  const store = opened.store
+  // The demo accounts are connected on the first start only; after a restart the store has them.
+  const connections: Connection[] = await store.listByUser(DEMO_USER_ID)
+  if (connections.length === 0) {
+    for (const account of DEMO_ACCOUNTS.filter(({ connectedAtStart }) => connectedAtStart)) {
+      const { exchange, label, apiKey, secret, password } = account
+      const credentials = { apiKey, secret, ...(password && { password }) }
+      connections.push(await store.add({ userId: DEMO_USER_ID, exchange, label, credentials }))
+    }
   }
 
   const scheduler = new SyncScheduler({
@@ -126,7 +151,8 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
       })
     })
   } catch (error) {
-    // The scheduler has not started; the fake exchange is the only thing running.
+    // The scheduler has not started; the fake exchange and the store are all that run.
+    await opened.close()
     await fake.close()
     throw error
   }
@@ -139,6 +165,7 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     url: `http://${host}:${address.port}`,
     scheduler,
     store,
+    storeDescription: opened.description,
     fake,
     connections,
     close: () => {
@@ -150,6 +177,7 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
           server.closeAllConnections()
         })
         await scheduler.stop({ timeoutMs: 5_000 })
+        await opened.close()
         await fake.close()
       })()
       return closed
@@ -179,7 +207,9 @@ function serveUi(app: express.Express, uiDir: string, log: (line: string) => voi
   })
 }
 
-function parseOptions(options: DashboardOptions): Required<DashboardOptions> {
+function parseOptions(
+  options: DashboardOptions,
+): Required<Omit<DashboardOptions, 'dataDir' | 'databaseUrl'>> & Pick<DashboardOptions, 'dataDir' | 'databaseUrl'> {
   const withDefaults = {
     port: 3000,
     host: '127.0.0.1',

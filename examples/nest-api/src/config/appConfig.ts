@@ -4,9 +4,15 @@ import type { SyncfolioRole } from '@syncfolio/nest'
 export class AppConfig {
   /** How often each connection is synced. A demo speed: production keeps syncfolio's 60 s default. */
   readonly syncIntervalMs: number
+  /** `SYNCFOLIO_DATABASE_URL`: the Postgres the store uses; an in-process PGlite when unset. */
+  readonly databaseUrl: string | undefined
+  /** `SYNCFOLIO_KEY`: the credential key (base64, 32 bytes), required with a database URL. */
+  readonly credentialKey: string | undefined
 
   constructor(env: NodeJS.ProcessEnv) {
     this.syncIntervalMs = positiveInt(env.SYNC_INTERVAL_MS, 15_000, 'SYNC_INTERVAL_MS')
+    this.databaseUrl = env.SYNCFOLIO_DATABASE_URL || undefined
+    this.credentialKey = env.SYNCFOLIO_KEY || undefined
   }
 }
 

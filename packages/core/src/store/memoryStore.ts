@@ -41,6 +41,20 @@ const dueKeyOf = (connection: Connection): DueKey => ({
   id: connection.id,
 })
 
+/** Refuses a time that is not a finite number before anything is stored: NaN would corrupt both indexes. */
+function assertTimes(method: string, record: object, fields: readonly string[]): void {
+  for (const field of fields) {
+    const value = (record as Record<string, unknown>)[field]
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new RangeError(
+        `MemoryStore.${method}: "${field}" must be a finite number of epoch ms; received ${String(value)}`,
+      )
+    }
+  }
+}
+
+const RECORD_TIMES = ['startedAt', 'finishedAt', 'nextSyncAt'] as const
+
 function copyConnection(connection: Connection): Connection {
   return { ...connection, lastError: connection.lastError && { ...connection.lastError } }
 }
@@ -58,6 +72,7 @@ export class MemoryStore implements SyncStore {
   #seq = 0
 
   async listDue(now: number, limit: number, options: ListDueOptions = {}): Promise<Connection[]> {
+    assertTimes('listDue', { now }, ['now'])
     const exchanges = options.exchange === undefined ? [...this.#bySyncAt.keys()] : [options.exchange]
     const page: Connection[] = []
     for (const exchange of exchanges) page.push(...this.#dueOf(exchange, now, limit, options.after))
@@ -110,6 +125,7 @@ export class MemoryStore implements SyncStore {
   }
 
   async recordSuccess(id: string, record: SuccessRecord): Promise<boolean> {
+    assertTimes('recordSuccess', record, RECORD_TIMES)
     const entry = this.#entries.get(id)
     if (!entry) return false
     const current = entry.connection
@@ -129,6 +145,7 @@ export class MemoryStore implements SyncStore {
   }
 
   async recordFailure(id: string, record: FailureRecord): Promise<boolean> {
+    assertTimes('recordFailure', record, RECORD_TIMES)
     const entry = this.#entries.get(id)
     if (!entry) return false
     const current = entry.connection

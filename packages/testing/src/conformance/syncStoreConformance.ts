@@ -4,6 +4,26 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 export interface ConformanceOptions {
   /** Called after each test with the store it made, to close connections or drop tables. */
   teardown?: (store: SyncStore) => Promise<void> | void
+  /**
+   * A second store on the same database as `store`, as another process would open it. Enables the tests of two
+   * instances writing concurrently and, with `close`, of persistence across close and reopen.
+   */
+  openAnother?: (store: SyncStore) => Promise<SyncStore> | SyncStore
+  /**
+   * Closes a store: the suite closes the first store and then reopens it with `openAnother`, and closes every other
+   * store `openAnother` made.
+   */
+  close?: (store: SyncStore) => Promise<void> | void
+  /**
+   * Everything the store wrote, as text: every row of its tables (and, for a file, its bytes). Enables the test
+   * that credentials never appear in storage, plain, base64 or hex.
+   */
+  rawContents?: (store: SyncStore) => Promise<string> | string
+  /**
+   * How many connections the paging test stores.
+   * @default 100_000
+   */
+  pagingConnections?: number
 }
 
 const T0 = Date.UTC(2026, 0, 1)
@@ -271,11 +291,196 @@ export function describeSyncStoreConformance(
       expect(await store.remove(connection.id)).toBe(false)
     })
 
+    it('refuses non-finite times, naming the field and the value, and stores nothing', async () => {
+      const connection = await add()
+      const before = await store.get(connection.id)
+      const bad = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]
+      for (const value of bad) {
+        for (const field of ['startedAt', 'finishedAt', 'nextSyncAt'] as const) {
+          const record = { balances, startedAt: T0, finishedAt: T0 + 100, nextSyncAt: T0 + 60_000, [field]: value }
+          await expect(store.recordSuccess(connection.id, record)).rejects.toThrow(
+            new RegExp(`${field}.*${String(value)}`),
+          )
+          const failed = {
+            error: { code: 'NETWORK', message: 'boom' },
+            startedAt: T0,
+            finishedAt: T0 + 100,
+            nextSyncAt: T0 + 60_000,
+            disable: true,
+            [field]: value,
+          }
+          await expect(store.recordFailure(connection.id, failed)).rejects.toThrow(
+            new RegExp(`${field}.*${String(value)}`),
+          )
+        }
+      }
+      await expect(store.listDue(Number.NaN, 10)).rejects.toThrow(/now.*NaN/)
+      expect(await store.get(connection.id)).toEqual(before)
+      expect(await store.getBalances(connection.id)).toEqual([])
+      expect(ids(await store.listDue(T0, 10))).toEqual([connection.id])
+    })
+
+    it('pages through many connections without gaps or duplicates', async () => {
+      const total = options.pagingConnections ?? 100_000
+      const added = new Set<string>()
+      const exchanges = ['binance', 'okx']
+      for (let start = 0; start < total; start += 200) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(200, total - start) }, (_, k) =>
+            add({ n: start + k, userId: `user-${(start + k) % 977}`, exchange: exchanges[(start + k) % 2] }),
+          ),
+        )
+        for (const connection of batch) added.add(connection.id)
+      }
+      // A third of them synced at scattered times, so the order mixes never-synced and synced connections.
+      const synced = [...added].filter((_, n) => n % 3 === 0)
+      for (let start = 0; start < synced.length; start += 200) {
+        await Promise.all(
+          synced.slice(start, start + 200).map((id, k) => success(id, T0 + (((start + k) * 7919) % 100_003), T0)),
+        )
+      }
+      const seen = new Set<string>()
+      let previous: readonly [number, string] | undefined
+      let after: { lastSyncAt: number | null; id: string } | undefined
+      for (;;) {
+        const page = await store.listDue(T0, 1_000, after && { after })
+        for (const connection of page) {
+          expect(seen.has(connection.id)).toBe(false)
+          seen.add(connection.id)
+          const key = [connection.lastSyncAt ?? Number.NEGATIVE_INFINITY, connection.id] as const
+          if (previous) expect(previous[0] < key[0] || (previous[0] === key[0] && previous[1] < key[1])).toBe(true)
+          previous = key
+        }
+        if (page.length < 1_000) break
+        const last = page.at(-1) as Connection
+        after = { lastSyncAt: last.lastSyncAt, id: last.id }
+      }
+      expect(seen.size).toBe(added.size)
+      expect(added.size).toBe(total)
+      for (const id of added) expect(seen.has(id)).toBe(true)
+    }, 600_000)
+
     it('takes concurrent writes to different connections', async () => {
       const list = await Promise.all(Array.from({ length: 20 }, (_, n) => add({ n })))
       await Promise.all(list.map((connection, n) => success(connection.id, T0 + n, T0 + 60_000)))
       const stored = await Promise.all(list.map((connection) => store.get(connection.id)))
       expect(stored.map((connection) => connection?.lastSyncAt)).toEqual(list.map((_, n) => T0 + n))
     })
+
+    if (options.rawContents) {
+      const rawContents = options.rawContents
+      it('never writes credentials where they can be read: plain, base64 or hex', async () => {
+        const list = await Promise.all([add({ n: 1 }), add({ n: 2, exchange: 'okx' })])
+        await success((list[0] as Connection).id, T0)
+        await store.updateCredentials((list[1] as Connection).id, credentials('rotated'))
+        const raw = await rawContents(store)
+        expect(raw).toContain((list[0] as Connection).id)
+        for (const n of [1, 2, 'rotated']) {
+          for (const secret of Object.values(credentials(n))) {
+            const bytes = new TextEncoder().encode(secret)
+            const forms = [
+              secret,
+              btoa(secret),
+              btoa(secret).replace(/=+$/, ''),
+              [...bytes].map((byte) => byte.toString(16).padStart(2, '0')).join(''),
+              [...bytes].map((byte) => byte.toString(16).padStart(2, '0').toUpperCase()).join(''),
+            ]
+            for (const form of forms) expect(raw).not.toContain(form)
+          }
+        }
+      })
+    }
+
+    if (options.openAnother) {
+      const openAnother = options.openAnother
+      const close = options.close
+
+      it('two instances on one database: concurrent out-of-order results, the newest startedAt wins', async () => {
+        const other = await openAnother(store)
+        try {
+          const connection = await add()
+          expect(await other.get(connection.id)).toEqual(connection)
+          const starts = Array.from({ length: 40 }, (_, n) => T0 + ((n * 17) % 40) * 1_000)
+          const balancesAt = (at: number) => [{ asset: 'BTC', free: String(at), used: '0', total: String(at) }]
+          const results = await Promise.all(
+            starts.map((at, n) =>
+              (n % 2 === 0 ? store : other).recordSuccess(connection.id, {
+                balances: balancesAt(at),
+                startedAt: at,
+                finishedAt: at + 10,
+                nextSyncAt: at + 60_000,
+              }),
+            ),
+          )
+          expect(results).toContain(true)
+          const newest = Math.max(...starts)
+          for (const reader of [store, other]) {
+            expect(await reader.get(connection.id)).toMatchObject({ lastSyncAt: newest, nextSyncAt: newest + 60_000 })
+            expect(await reader.getBalances(connection.id)).toEqual(balancesAt(newest))
+          }
+          // A late failure from before the newest success is dropped by either instance.
+          expect(await failure(connection.id, T0)).toBe(false)
+          const fromOther = await other.recordFailure(connection.id, {
+            error: { code: 'NETWORK', message: 'late' },
+            startedAt: T0 + 1_000,
+            finishedAt: T0 + 2_000,
+            nextSyncAt: T0 + 3_000,
+            disable: false,
+          })
+          expect(fromOther).toBe(false)
+        } finally {
+          await close?.(other)
+        }
+      })
+
+      it('two instances on one database: adds from both, each sees all', async () => {
+        const other = await openAnother(store)
+        try {
+          const made = await Promise.all(
+            Array.from({ length: 20 }, (_, n) =>
+              (n % 2 === 0 ? store : other).add({ userId: 'shared', exchange: 'binance', credentials: credentials(n) }),
+            ),
+          )
+          expect(new Set(ids(await other.listByUser('shared')))).toEqual(new Set(ids(made)))
+          expect(new Set(ids(await store.listByUser('shared')))).toEqual(new Set(ids(made)))
+          for (const [n, connection] of made.entries()) {
+            expect(await (n % 2 === 0 ? other : store).getCredentials(connection.id)).toEqual(credentials(n))
+          }
+        } finally {
+          await close?.(other)
+        }
+      })
+
+      if (close) {
+        it('keeps everything across close and reopen', async () => {
+          const kept = await add({ label: 'Kept', n: 1 })
+          const failed = await add({ n: 2, exchange: 'okx', userId: 'user-2' })
+          const removed = await add({ n: 3 })
+          await success(kept.id, T0 + 1_000, T0 + 61_000)
+          await failure(failed.id, T0 + 2_000, true)
+          await store.updateCredentials(kept.id, credentials('new'))
+          await store.remove(removed.id)
+          const before = {
+            kept: await store.get(kept.id),
+            failed: await store.get(failed.id),
+            user: await store.listByUser('user-1'),
+          }
+          await close(store)
+          const reopened = await openAnother(store)
+          try {
+            expect(await reopened.get(kept.id)).toEqual(before.kept)
+            expect(await reopened.get(failed.id)).toEqual(before.failed)
+            expect(await reopened.get(removed.id)).toBeNull()
+            expect(await reopened.listByUser('user-1')).toEqual(before.user)
+            expect(await reopened.getBalances(kept.id)).toEqual(balances)
+            expect(await reopened.getCredentials(kept.id)).toEqual(credentials('new'))
+            expect(await reopened.getCredentials(failed.id)).toEqual(credentials(2))
+            expect(ids(await reopened.listDue(T0 + 10_000_000, 10))).toEqual([kept.id])
+          } finally {
+            store = reopened
+          }
+        })
+      }
+    }
   })
 }

@@ -1,0 +1,3 @@
+export { hostSchema } from './schema.sql.js'
+export type { Queryable } from './userConnectionsStore.js'
+export { UserConnectionsStore } from './userConnectionsStore.js'

@@ -1,0 +1,5 @@
+export { connectionTableBody, indexStatements } from './schema.js'
+export type { Migration, SqlDriver, SqlExecutor } from './sqlDriver.js'
+export type { ReencryptOptions, ReencryptResult, SqlStoreOptions } from './sqlSyncStore.js'
+export { SqlSyncStore } from './sqlSyncStore.js'
+export { NEVER } from './times.js'

@@ -1,0 +1,2 @@
+export type { PostgresServer, StartPostgresOptions } from './startPostgres.js'
+export { startPostgres } from './startPostgres.js'
