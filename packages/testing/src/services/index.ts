@@ -1,2 +1,2 @@
 export type { PostgresServer, StartPostgresOptions } from './startPostgres.js'
-export { startPostgres } from './startPostgres.js'
+export { freePort, startPostgres } from './startPostgres.js'

@@ -106,7 +106,8 @@ function findBinDir(): string | null {
   return null
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now, for a test server of its own. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

@@ -1,22 +1,9 @@
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { MemoryStore, SyncError, SyncScheduler } from '@syncfolio/core'
 import { FakeClock, recordingAdapter } from '@syncfolio/testing'
+import { freePort } from '@syncfolio/testing/services'
 import { describe, expect, it } from 'vitest'
 import { serveMetrics } from '../../examples/prometheus.js'
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
-}
 
 describe('the Prometheus example of docs/operations.md', () => {
   it('serves every instrument on /metrics, without a connection or user id', async () => {
