@@ -8,12 +8,13 @@ const list = execFileSync('npm', ['query', '.workspace'], { encoding: 'utf8' })
 const packages = JSON.parse(list).filter((pkg) => !pkg.private)
 let failed = 0
 let broken = 0
-// One rule for every package built on another @syncfolio package: a peer (and a devDependency for the workspace),
-// never a dependency, so a host never installs two copies of the core.
+// One rule for every package built on the core: a peer (and a devDependency for the workspace), never a dependency,
+// so a host never installs two copies of it. (@syncfolio/sql is an implementation detail of the two SQL stores,
+// holds no state a host shares, and is an ordinary dependency of theirs.)
 for (const pkg of packages) {
   const manifest = JSON.parse(readFileSync(join(pkg.location, 'package.json'), 'utf8'))
   for (const name of Object.keys(manifest.dependencies ?? {})) {
-    if (!name.startsWith('@syncfolio/')) continue
+    if (name !== '@syncfolio/core') continue
     process.stdout.write(`${pkg.name}: ${name} must be a peerDependency, not a dependency\n`)
     broken++
   }
