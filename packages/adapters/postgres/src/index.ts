@@ -1,5 +1,5 @@
 export type { ReencryptOptions, ReencryptResult } from '@syncfolio/sql'
 export { postgresMigrations } from './migrations.js'
-export type { PgClientLike, PgliteLike, PgPoolLike } from './postgresDriver.js'
+export type { PgClientLike, PgliteLike, PgPoolLike, QueryResultLike } from './postgresDriver.js'
 export type { PostgresStoreOptions } from './postgresStore.js'
 export { PostgresStore } from './postgresStore.js'

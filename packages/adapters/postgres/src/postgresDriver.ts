@@ -1,6 +1,6 @@
 import type { SqlDriver, SqlExecutor } from '@syncfolio/sql'
 
-interface QueryResultLike {
+export interface QueryResultLike {
   rows: unknown[]
   rowCount?: number | null
   affectedRows?: number
