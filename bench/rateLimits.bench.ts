@@ -153,6 +153,23 @@ function okxExchange(refusing: ReadonlySet<string>) {
   return { adapter, stats, planned: refusing.size }
 }
 
+/** One syncfolio sweep over one exchange with the spec's budget, 5 slots as the other contestants have. */
+async function sweepWithSyncfolio(
+  store: MemoryStore,
+  adapter: ExchangeAdapter,
+  spec: ExchangeSpec,
+  align: 'clock' | 'sliding',
+): Promise<void> {
+  const budget = { scope: 'exchange' as const, limit: spec.limit, windowMs: spec.windowMs, align }
+  const scheduler = new SyncScheduler({
+    store,
+    exchanges: [adapter],
+    concurrency: 5,
+    limits: { [spec.id]: { cost: spec.cost, budgets: [budget] } },
+  })
+  await scheduler.runOnce()
+}
+
 async function storeWith(counts: Record<string, number>): Promise<MemoryStore> {
   const store = new MemoryStore()
   for (const [exchange, count] of Object.entries(counts)) {
@@ -207,18 +224,7 @@ export const variants = {
     const store = await storeWith({ binance: FIDELITY_CONNECTIONS })
     const started = Date.now()
     if (variant === 'syncfolio') {
-      const scheduler = new SyncScheduler({
-        store,
-        exchanges: [exchange.adapter],
-        concurrency: 5,
-        limits: {
-          binance: {
-            cost: FIDELITY.cost,
-            budgets: [{ scope: 'exchange', limit: FIDELITY.limit, windowMs: FIDELITY.windowMs }],
-          },
-        },
-      })
-      await scheduler.runOnce()
+      await sweepWithSyncfolio(store, exchange.adapter, FIDELITY, 'sliding')
     } else if (variant === 'naive') {
       await handWritten(store, [exchange.adapter], pLimit(5), 30_000)
     } else {
@@ -239,18 +245,7 @@ export const variants = {
     // Start mid-window, as a host restarts while its bot runs; each variant starts at the same phase.
     await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1_000) + 400))
     if (variant === 'syncfolio') {
-      const scheduler = new SyncScheduler({
-        store,
-        exchanges: [exchange.adapter],
-        concurrency: 5,
-        limits: {
-          binance: {
-            cost: SHARED.cost,
-            budgets: [{ scope: 'exchange', limit: SHARED.limit, windowMs: SHARED.windowMs, align: 'clock' }],
-          },
-        },
-      })
-      await scheduler.runOnce()
+      await sweepWithSyncfolio(store, exchange.adapter, SHARED, 'clock')
     } else if (variant === 'naive') {
       await handWritten(store, [exchange.adapter], pLimit(5), 30_000)
     } else {
