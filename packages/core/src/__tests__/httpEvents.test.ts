@@ -1,5 +1,6 @@
 import { FakeClock, flushPromises, recordingAdapter } from '@syncfolio/testing'
 import { describe, expect, it, vi } from 'vitest'
+import { syncEventSchema } from '../client/contract.js'
 import { createSyncHandler, MemoryStore, SyncError, SyncScheduler } from '../index.js'
 
 const KEYS = { apiKey: 'AK-events-5c4b3a291807', secret: 'SK-events-0f1e2d3c4b5a' }
@@ -126,6 +127,25 @@ describe('GET /events', () => {
     expect(alice.text).not.toContain('BTC')
     alice.controller.abort()
     bob.controller.abort()
+  })
+
+  it('names the worker that ran a sync when a cluster scheduler reports one, and validates against the contract', async () => {
+    const { open, on } = setup()
+    const alice = await open('alice')
+    const listener = (name: string) => {
+      const call = on.mock.calls.find(([event]) => event === name)
+      expect(call, name).toBeDefined()
+      return call?.[1] as (payload: unknown) => void
+    }
+    const base = { connectionId: 'c1', userId: 'alice', exchange: 'binance', trigger: 'sweep' as const }
+    listener('sync:start')({ ...base, worker: 'worker-2', startedAt: 1, lastSyncAt: null })
+    listener('sync:success')({ ...base, balances: [], startedAt: 1, finishedAt: 2, nextSyncAt: 3 })
+    await flushPromises()
+    const events = alice.events().map((event) => syncEventSchema.parse(event.data))
+    expect(events[0]).toMatchObject({ type: 'sync:start', worker: 'worker-2' })
+    expect(events[1]).toMatchObject({ type: 'sync:success' })
+    expect(events[1]).not.toHaveProperty('worker')
+    alice.controller.abort()
   })
 
   it('carries failures and connection:disabled with scrubbed messages', async () => {

@@ -206,14 +206,17 @@ const eventBase = {
   exchange: z.string(),
 }
 const trigger = z.enum(['sweep', 'manual'])
+/** Which process ran the sync, when the server runs a cluster (`BullmqScheduler`); absent in one process. */
+const worker = z.string().optional()
 
 /** A sync event of one of the user's connections. No balances: refetch what the event says changed. */
 export const syncEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('sync:start'), ...eventBase, trigger, startedAt: z.number() }),
+  z.object({ type: z.literal('sync:start'), ...eventBase, trigger, worker, startedAt: z.number() }),
   z.object({
     type: z.literal('sync:success'),
     ...eventBase,
     trigger,
+    worker,
     startedAt: z.number(),
     finishedAt: z.number(),
     nextSyncAt: z.number(),
@@ -222,6 +225,7 @@ export const syncEventSchema = z.discriminatedUnion('type', [
     type: z.literal('sync:failure'),
     ...eventBase,
     trigger,
+    worker,
     startedAt: z.number(),
     finishedAt: z.number(),
     /** Null when nothing was recorded (the sync was cancelled). */

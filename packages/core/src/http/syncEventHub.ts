@@ -27,6 +27,7 @@ export class SyncEventHub {
       connectionId: event.connectionId,
       exchange: event.exchange,
       trigger: event.trigger,
+      ...workerOf(event),
       startedAt: event.startedAt,
     })
   readonly #onSuccess = (event: SyncSuccessEvent) =>
@@ -35,6 +36,7 @@ export class SyncEventHub {
       connectionId: event.connectionId,
       exchange: event.exchange,
       trigger: event.trigger,
+      ...workerOf(event),
       startedAt: event.startedAt,
       finishedAt: event.finishedAt,
       nextSyncAt: event.nextSyncAt,
@@ -45,6 +47,7 @@ export class SyncEventHub {
       connectionId: event.connectionId,
       exchange: event.exchange,
       trigger: event.trigger,
+      ...workerOf(event),
       startedAt: event.startedAt,
       finishedAt: event.finishedAt,
       nextSyncAt: event.nextSyncAt,
@@ -118,4 +121,9 @@ export class SyncEventHub {
 
 function errorView(error: SyncError): { code: string; message: string } {
   return { code: error.code, message: error.message }
+}
+
+/** The process that ran the sync, when the scheduler reports one (a cluster); absent in one process. */
+function workerOf(event: { worker?: string }): { worker?: string } {
+  return event.worker === undefined ? {} : { worker: event.worker }
 }

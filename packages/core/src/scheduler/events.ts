@@ -7,6 +7,8 @@ export interface SyncEventBase {
   exchange: string
   /** `sweep` for the background schedule and `runOnce`, `manual` for `syncNow`. */
   trigger: 'sweep' | 'manual'
+  /** Which process ran the sync, when the scheduler spans several (`BullmqScheduler`'s `workerId`). */
+  worker?: string
 }
 
 export interface SyncStartEvent extends SyncEventBase {

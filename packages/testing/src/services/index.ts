@@ -1,2 +1,5 @@
+export { freePort } from './freePort.js'
 export type { PostgresServer, StartPostgresOptions } from './startPostgres.js'
-export { freePort, startPostgres } from './startPostgres.js'
+export { startPostgres } from './startPostgres.js'
+export type { RedisServer, StartRedisOptions } from './startRedis.js'
+export { startRedis } from './startRedis.js'
