@@ -32,5 +32,7 @@ it('starts a Redis of its own on a free port with no persistence, and stops it',
 })
 
 it('says what to install when there is no redis-server', async () => {
-  await expect(startRedis({ binary: '/nonexistent/redis-server' })).rejects.toThrow(/does not exist; install redis-server/)
+  await expect(startRedis({ binary: '/nonexistent/redis-server' })).rejects.toThrow(
+    /does not exist; install redis-server/,
+  )
 })

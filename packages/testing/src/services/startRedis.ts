@@ -83,7 +83,8 @@ function findRedisServer(): string | null {
 async function waitForPing(port: number, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 10_000
   for (;;) {
-    if (child.exitCode !== null || child.pid === undefined) throw new Error(`startRedis: redis-server exited: ${output()}`)
+    if (child.exitCode !== null || child.pid === undefined)
+      throw new Error(`startRedis: redis-server exited: ${output()}`)
     if (await ping(port)) return
     if (Date.now() > deadline) throw new Error(`startRedis: redis-server did not answer PING in 10 s: ${output()}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
