@@ -17,8 +17,8 @@ import { z } from 'zod'
 import { ACQUIRE_SCRIPT } from './acquireScript.js'
 import { LimiterKeys } from './limiterKeys.js'
 import { RedisLimiterError } from './redisLimiterError.js'
-import { SETTLE_SCRIPT } from './settleScript.js'
 import { type BudgetReply, parseReply, type ScriptReply } from './scriptReply.js'
+import { SETTLE_SCRIPT } from './settleScript.js'
 
 export interface RedisLimiterOptions {
   /** A connected ioredis client; the limiter runs its scripts on it and never closes it. */
@@ -232,7 +232,12 @@ export class RedisLimiter implements SyncLimiter {
       reply = await this.#run('acquire', exchange, account, now, limits, [], undefined)
     } catch (error) {
       this.#report(error)
-      return { granted: false, retryAt: now + this.#options.unavailableRetryMs, scope: 'exchange', reason: 'retry-after' }
+      return {
+        granted: false,
+        retryAt: now + this.#options.unavailableRetryMs,
+        scope: 'exchange',
+        reason: 'retry-after',
+      }
     }
     this.#remember(exchange, now, reply)
     if (reply.outcome === 'grant') {
@@ -330,7 +335,9 @@ export class RedisLimiter implements SyncLimiter {
     const { clock, commandTimeoutMs } = this.#options
     return new Promise((resolve, reject) => {
       const timer = clock.setTimeout(() => {
-        reject(new RedisLimiterError('REDIS_TIMEOUT', `Redis did not answer the ${what} within ${commandTimeoutMs} ms.`))
+        reject(
+          new RedisLimiterError('REDIS_TIMEOUT', `Redis did not answer the ${what} within ${commandTimeoutMs} ms.`),
+        )
       }, commandTimeoutMs)
       const failed = (error: unknown) => {
         clock.clearTimeout(timer)
