@@ -149,6 +149,9 @@ end
 
 local function expire(b)
   local s = sliding(b)
+  -- One call has one now: what expired at it stays expired.
+  if s.expired then return s end
+  s.expired = true
   local cutoff = num(now - b.w)
   local old = redis.call('ZRANGEBYSCORE', b.log, '-inf', cutoff)
   if #old > 0 then
