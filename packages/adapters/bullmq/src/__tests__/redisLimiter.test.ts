@@ -247,6 +247,21 @@ describe('shared by every worker', () => {
     expect((await race('clock')).filter((decision) => decision.granted)).toHaveLength(25)
   })
 
+  it('keeps one clock window when a worker whose clock runs behind asks across the boundary', async () => {
+    const { make } = cluster({ binance: limitsOf(1, clockExchange(2)) })
+    const [ahead, behind] = [make(), make()]
+    const boundary = Math.ceil(T0 / MINUTE) * MINUTE
+    const answers = [
+      await ahead.acquire({ exchange: 'binance', connectionId: 'a', now: boundary + 5 }),
+      await behind.acquire({ exchange: 'binance', connectionId: 'b', now: boundary - 3 }),
+      await ahead.acquire({ exchange: 'binance', connectionId: 'c', now: boundary + 6 }),
+      await behind.acquire({ exchange: 'binance', connectionId: 'd', now: boundary - 2 }),
+    ]
+    // Rolling the shared window back and forth would hand out a fresh budget at every turn.
+    expect(answers.map((decision) => decision.granted)).toEqual([true, true, false, false])
+    expect(answers[2]).toMatchObject({ retryAt: boundary + MINUTE, reason: 'budget' })
+  })
+
   it('charges nothing to the exchange budget when the account budget refuses', async () => {
     const { make } = cluster({ okx: limitsOf(1, slidingExchange(100), account(2)) })
     const [one, other] = [make(), make()]

@@ -412,7 +412,7 @@ function usedAt(
 ): number {
   if (!seen || reply?.used === undefined) return 0
   if (budget.align === 'clock') {
-    return reply.windowStart === Math.floor(now / budget.windowMs) * budget.windowMs ? reply.used : 0
+    return (reply.windowStart ?? 0) >= Math.floor(now / budget.windowMs) * budget.windowMs ? reply.used : 0
   }
   // A sliding log is not mirrored here: the count as of the reply, until a whole window has passed since.
   return now - seen.at >= budget.windowMs ? 0 : reply.used

@@ -68,7 +68,9 @@ end
 local function roll(b)
   local s = aligned(b)
   local start = math.floor(now / b.w) * b.w
-  if start == s.start then return s end
+  -- A worker whose clock runs a little behind counts into the window the others opened, never rolls it back:
+  -- two clocks taking turns would each find a fresh window, and together spend the budget twice.
+  if start <= s.start then return s end
   -- A window skipped entirely saw no outside weight we know of; the last one seen still guides the next.
   if start == s.start + b.w then s.expected = pace(b, s) end
   s.start = start
@@ -119,8 +121,8 @@ end
 local function aligned_peek(b)
   local s = aligned(b)
   local start = math.floor(now / b.w) * b.w
-  if s.start ~= start then return 0, start end
-  return s.own + s.outside, start
+  if s.start < start then return 0, start end
+  return s.own + s.outside, s.start
 end
 
 local function aligned_save(b)
