@@ -5,8 +5,13 @@ import {
   type LimitDecision,
   type LimitPermit,
   type LimitSettlement,
+  MemoryStore,
   type ResolvedLimits,
+  resolveLimits,
+  type SyncOutcome,
+  SyncScheduler,
 } from '@syncfolio/core'
+import { recordingAdapter } from '@syncfolio/testing'
 import { type RedisServer, startRedis } from '@syncfolio/testing/services'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -354,6 +359,49 @@ describe('shared by every worker', () => {
       scope: 'exchange',
     })
     expect((await second.acquire({ exchange: 'okx', connectionId: 'q', now: later + 1 })).granted).toBe(true)
+  })
+})
+
+describe('behind the core dispatcher', () => {
+  it('keeps one exchange budget for two schedulers, each with its own store and limiter', async () => {
+    const given = { cost: 20, budgets: [{ scope: 'exchange' as const, limit: 120, windowMs: MINUTE }] }
+    const { make } = cluster({ binance: resolveLimits('binance', given) })
+    const adapters = [recordingAdapter('binance'), recordingAdapter('binance')]
+    const schedulers: SyncScheduler[] = []
+    const ids: string[][] = []
+    for (const adapter of adapters) {
+      const store = new MemoryStore()
+      const scheduler = new SyncScheduler({
+        store,
+        exchanges: [adapter],
+        limits: { binance: given },
+        limiter: make(),
+        // A manual sync that would wait past this for the budget is answered RATE_LIMITED at once.
+        timeoutMs: 5_000,
+      })
+      schedulers.push(scheduler)
+      const mine: string[] = []
+      for (let n = 0; n < 5; n++) {
+        mine.push(
+          (await store.add({ userId: `u${n}`, exchange: 'binance', credentials: { apiKey: `k${n}`, secret: 's' } })).id,
+        )
+      }
+      ids.push(mine)
+    }
+    try {
+      const outcomes: SyncOutcome[] = await Promise.all(
+        schedulers.flatMap((scheduler, index) => (ids[index] as string[]).map((id) => scheduler.syncNow(id))),
+      )
+      // 120 weight at 20 a sync: six syncs between both, the other four refused by the shared budget.
+      expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(6)
+      const refused = outcomes.filter((outcome) => !outcome.ok)
+      expect(refused.map((outcome) => (outcome.ok ? '' : `${outcome.error.code}/${outcome.error.scope}`))).toEqual(
+        Array(4).fill('RATE_LIMITED/exchange'),
+      )
+      expect((adapters[0]?.calls.length ?? 0) + (adapters[1]?.calls.length ?? 0)).toBe(6)
+    } finally {
+      await Promise.all(schedulers.map((scheduler) => scheduler.stop({ timeoutMs: 0 })))
+    }
   })
 })
 
