@@ -119,11 +119,11 @@ const limitsSchema = z.looseObject({
  *   TTLs are durations from that `now`, so Redis memory follows the accounts in use.
  * - `stats` is answered from the last reply seen for the exchange, never from a Redis call.
  *
- * When Redis fails: the core's dispatcher refuses a job whose acquire rejects (an `UNKNOWN` failure recorded on the
- * connection) and waits for an acquire that never answers with the lane's turn held. So this limiter never
- * rejects for Redis: an error, a malformed reply or a reply later than `commandTimeoutMs` is handed to `onError`
- * and the acquire refuses the exchange for `unavailableRetryMs` (`reason: 'retry-after'`, so no budget event): the
- * lane holds no slot, asks again a moment later, and nothing is charged to the connection. A late reply that was a
+ * When Redis fails: the core's dispatcher ends a sync whose acquire rejects as an `UNKNOWN` failure without running
+ * it, and an acquire that never answers keeps its lane asking forever. So this limiter never rejects for Redis: an
+ * error, a malformed reply or a reply later than `commandTimeoutMs` is handed to `onError` and the acquire refuses
+ * the exchange for `unavailableRetryMs` (`reason: 'retry-after'`, so no budget event): the lane holds no slot, asks
+ * again a moment later, and no sync fails for it. A late reply that was a
  * grant stays charged in Redis; that errs toward spending less. `settle` never rejects: when Redis fails, a
  * RATE_LIMITED settlement still pauses its scope in this process (Retry-After, else the first backoff).
  */
@@ -131,6 +131,8 @@ export class RedisLimiter implements SyncLimiter {
   readonly #options: Resolved
   readonly #redis: Record<string, (...args: string[]) => Promise<unknown>>
   readonly #keys: LimiterKeys
+  /** A copy of the limits as validated: a caller changing its map later cannot reach past the checks. */
+  readonly #limits = new Map<string, ResolvedLimits>()
   readonly #seen = new Map<string, Seen>()
   /** Pauses this process knows of (replies, or a settlement Redis did not take): acquire answers them itself. */
   readonly #pauses = new Map<string, number>()
@@ -175,6 +177,7 @@ export class RedisLimiter implements SyncLimiter {
           )
         }
       }
+      this.#limits.set(exchange, { ...given, budgets: given.budgets.map((budget) => ({ ...budget })) })
     }
     const { redis } = this.#options
     redis.defineCommand(ACQUIRE_COMMAND, { lua: ACQUIRE_SCRIPT })
@@ -188,7 +191,7 @@ export class RedisLimiter implements SyncLimiter {
     if (problem) return Promise.reject(new RedisLimiterError('INVALID_REQUEST', `RedisLimiter.acquire: ${problem}`))
     const { exchange, connectionId, now } = request
     const account = request.account ?? connectionId
-    const limits = this.#options.limits.get(exchange)
+    const limits = this.#limits.get(exchange)
     if (!limits) {
       const permit: RedisPermit = { exchange, connectionId, account, cost: 0, at: now, marks: [] }
       return Promise.resolve({ granted: true, permit })
@@ -208,7 +211,7 @@ export class RedisLimiter implements SyncLimiter {
   }
 
   stats(exchange: string, now: number): ExchangeLimitStats {
-    const limits = this.#options.limits.get(exchange)
+    const limits = this.#limits.get(exchange)
     const seen = this.#seen.get(exchange)
     let budgetLeft: number | null = null
     for (const [index, budget] of (limits?.budgets ?? []).entries()) {
@@ -260,7 +263,7 @@ export class RedisLimiter implements SyncLimiter {
     const { exchange, connectionId } = permit ?? {}
     if (typeof exchange !== 'string' || typeof connectionId !== 'string')
       throw new RedisLimiterError('INVALID_REQUEST', 'RedisLimiter.settle: the permit is not one of a limiter')
-    const limits = this.#options.limits.get(exchange)
+    const limits = this.#limits.get(exchange)
     if (!limits) return undefined
     const { now, result, usedWeight, retryAfterMs: given } = settlement ?? {}
     if (typeof now !== 'number' || !Number.isFinite(now))
