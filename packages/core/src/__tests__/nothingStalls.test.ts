@@ -588,6 +588,47 @@ describe('an asynchronous limiter', () => {
     expect(await report).toMatchObject({ attempted: 12, succeeded: 12 })
     expect(settled.filter((exchange) => exchange === 'a')).toHaveLength(2)
   })
+  it('stalls nothing when it never answers: the lane asks again, and a grant that comes late is given back', async () => {
+    const clock = new FakeClock()
+    const late = deferred<LimitDecision>()
+    const settled: { exchange: string; result: string }[] = []
+    let asked = 0
+    const limiter: SyncLimiter = {
+      acquire: (request: LimitRequest): LimitDecision | Promise<LimitDecision> => {
+        const permit = { exchange: request.exchange, connectionId: request.connectionId }
+        // The first answer is lost (a shared store that went away); later ones come at once.
+        if (asked++ === 0) return late.promise
+        return Promise.resolve({ granted: true as const, permit })
+      },
+      settle: (permit, settlement) => {
+        settled.push({ exchange: permit.exchange, result: settlement.result })
+        return undefined
+      },
+      stats: () => ({ budgetLeft: null, pausedUntil: null, pausedAccounts: 0 }),
+    }
+    const { scheduler, adapter, connections } = await setup(
+      { a: 1 },
+      { a: () => ({ balances: [] }) },
+      { limiter, clock },
+    )
+    const errors: Error[] = []
+    scheduler.on('error', (error) => errors.push(error))
+    const outcome = scheduler.syncNow((connections.a as Connection[])[0]?.id as string)
+    await clock.advance(9_000)
+    expect(adapter('a').calls).toHaveLength(0)
+    await clock.advance(3_000)
+    expect(await outcome).toMatchObject({ ok: true })
+    expect(adapter('a').calls).toHaveLength(1)
+    expect(errors.map((error) => error.message)).toEqual([expect.stringContaining('did not answer for exchange "a"')])
+    // The lost answer turns up after all: its grant is given back unused, and nothing runs twice.
+    late.resolve({ granted: true, permit: { exchange: 'a', connectionId: 'late' } })
+    await clock.advance(10)
+    expect(settled).toEqual([
+      { exchange: 'a', result: 'ok' },
+      { exchange: 'a', result: 'failed' },
+    ])
+    expect(adapter('a').calls).toHaveLength(1)
+  })
 })
 
 describe('an exchange that refuses the whole server', () => {

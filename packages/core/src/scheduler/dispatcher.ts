@@ -56,7 +56,15 @@ export interface DispatcherOptions {
   isLoading?: (lane: Lane) => boolean
   /** Called when an exchange-scope limit blocks a lane until `until`. */
   onBlocked?: (lane: Lane, until: number) => void
+  /**
+   * Longest wait for a limiter that answers with a promise. Past it the lane stops waiting: it asks again after
+   * `LIMITER_RETRY_MS`, and a grant that arrives late is given back unused. @default 10_000
+   */
+  limiterTimeoutMs?: number
 }
+
+/** After a limiter failed or did not answer in time: how long the lane waits before it asks again. */
+export const LIMITER_RETRY_MS = 1_000
 
 /** Timeouts in a row after which an exchange counts as hanging and is owed one slot while others have work. */
 const HANGING_AFTER_TIMEOUTS = 2
@@ -80,6 +88,8 @@ export class Dispatcher {
   #pumpAgain = false
   #wakeTimer: TimerHandle | undefined
   #wakeAt = Number.POSITIVE_INFINITY
+  /** Ends the wait for each limiter answer still pending (see `#ask`). */
+  readonly #askDeadlines = new Set<() => void>()
 
   constructor(options: DispatcherOptions) {
     this.#options = options
@@ -163,9 +173,10 @@ export class Dispatcher {
     }
   }
 
-  /** Stops the wake-up timer (the scheduler stopped). */
+  /** Stops the wake-up timer and the limiter deadlines (the scheduler stopped). */
   close(): void {
     this.#setWake(Number.POSITIVE_INFINITY, 0)
+    for (const cancel of this.#askDeadlines) cancel()
   }
 
   #startWhatCan(): void {
@@ -332,26 +343,53 @@ export class Dispatcher {
     this.drop(rateLimited(lane.exchange, 'exchange', until - now), impatient, [lane])
   }
 
-  /** A limiter answering with a promise: the lane asks nothing more until it answers, and holds no slot. */
+  /**
+   * A limiter answering with a promise: the lane asks nothing more until it answers, and holds no slot. An answer
+   * that never comes stalls nothing: past `limiterTimeoutMs` the lane asks again a little later, and a grant that
+   * arrives after that is given back unused.
+   */
   #ask(lane: Lane, job: DispatchJob, decision: Promise<LimitDecision>): void {
+    const { clock, limiter, events } = this.#options
+    const timeoutMs = this.#options.limiterTimeoutMs ?? 10_000
     job.asking = true
     lane.asking = true
+    let answered = false
+    const answer = (): boolean => {
+      if (answered) return false
+      answered = true
+      clock.clearTimeout(timer)
+      this.#askDeadlines.delete(answer)
+      job.asking = false
+      lane.asking = false
+      return true
+    }
+    this.#askDeadlines.add(answer)
+    const timer = clock.setTimeout(() => {
+      if (!answer()) return
+      events.error(
+        `The limiter did not answer for exchange "${lane.exchange}" within ${timeoutMs} ms`,
+        new Error('limiter timeout'),
+      )
+      if (!job.done) this.#holdLane(lane, clock.now() + LIMITER_RETRY_MS)
+      this.pump()
+    }, timeoutMs)
     decision.then(
-      (answer) => {
-        job.asking = false
-        lane.asking = false
-        const now = this.#options.clock.now()
+      (decided) => {
+        const now = clock.now()
+        if (!answer()) {
+          // Too late: this lane already moved on, so the grant is given back as a sync that did nothing.
+          if (decided.granted) void settleQuietly(limiter, decided.permit, now)
+          return
+        }
         if (job.done) {
           // Dropped while the limiter answered (stop): give the grant back as a sync that did nothing.
-          if (answer.granted)
-            void Promise.resolve(this.#options.limiter.settle(answer.permit, { now, result: 'failed' }))
-        } else if (answer.granted) job.permit = answer.permit
-        else this.#refused(lane, job, answer, now)
+          if (decided.granted) void settleQuietly(limiter, decided.permit, now)
+        } else if (decided.granted) job.permit = decided.permit
+        else this.#refused(lane, job, decided, now)
         this.pump()
       },
       (error: unknown) => {
-        job.asking = false
-        lane.asking = false
+        if (!answer()) return
         if (!job.done) {
           this.#remove(lane, job)
           this.#failLimiter(job, lane, error)
@@ -359,6 +397,11 @@ export class Dispatcher {
         this.pump()
       },
     )
+  }
+
+  /** Holds the lane until `until` without refusing anyone: a limiter problem is no exchange's pause. */
+  #holdLane(lane: Lane, until: number): void {
+    if (until > lane.blockedUntil) lane.blockedUntil = until
   }
 
   #failLimiter(job: DispatchJob, lane: Lane, error: unknown): void {
@@ -470,4 +513,13 @@ function rateLimited(exchange: string, scope: 'exchange' | 'account', waitMs: nu
     retryAfterMs: waitMs,
     scope,
   })
+}
+
+/** Gives a grant back as a sync that did nothing; a limiter that fails at it has nothing left to break here. */
+async function settleQuietly(limiter: SyncLimiter, permit: LimitPermit, now: number): Promise<void> {
+  try {
+    await limiter.settle(permit, { now, result: 'failed' })
+  } catch {
+    // Nothing to undo: the grant was never used.
+  }
 }
