@@ -76,6 +76,9 @@ const SWEEP_WAIT_MS = 1_000
 /** A sync job found the store failing: it runs again after this. */
 const STORE_RETRY_MS = 1_000
 
+/** Longest wait for Redis to take a close or a QUIT once the syncs are done. */
+const CLOSE_MS = 2_000
+
 /** How many newly active users are remembered at once (each costs a `listByUser`). */
 const MAX_ACTIVE_USERS = 10_000
 
@@ -201,7 +204,10 @@ export class BullmqScheduler implements Scheduler {
       this.#lifecycle.abortInFlight()
       this.#runner.abortAll(new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.'))
       if (!(await within(closed, Math.max(timeoutMs, this.#options.core.storeTimeoutMs, 1_000)))) {
-        this.#events.error('stop() returned with syncs still waiting for the store', new Error('store did not answer'))
+        this.#events.error(
+          'stop() returned before the workers closed',
+          new Error('a sync still waits for the store, or Redis does not answer'),
+        )
       }
     }
     for (const [connectionId, waiter] of this.#waiters) {
@@ -209,7 +215,9 @@ export class BullmqScheduler implements Scheduler {
     }
     if (!session) return
     this.#session = null
-    await Promise.allSettled([...session.queues.values(), session.scanQueue].map((queue) => queue.close()))
+    // A Redis that went away must not hold stop() open: closing is bounded, then the sockets are simply dropped.
+    const queues = [...session.queues.values(), session.scanQueue]
+    await within(Promise.allSettled(queues.map((queue) => queue.close())), CLOSE_MS)
     await Promise.allSettled([quit(session.subscriber), quit(session.connection)])
   }
 
@@ -821,11 +829,15 @@ async function ignoreRace(step: () => Promise<unknown>): Promise<void> {
 }
 
 async function quit(redis: Redis): Promise<void> {
-  try {
-    await redis.quit()
-  } catch {
-    redis.disconnect()
-  }
+  if (
+    redis.status === 'ready' &&
+    (await within(
+      redis.quit().catch(() => undefined),
+      CLOSE_MS,
+    ))
+  )
+    return
+  redis.disconnect()
 }
 
 function failed(connectionId: string, error: SyncError): SyncOutcome {

@@ -1,3 +1,4 @@
+import { createServer, type Server, Socket } from 'node:net'
 import {
   type Connection,
   createSyncHandler,
@@ -100,6 +101,30 @@ async function notDue(store: MemoryStore, userId = 'alice', exchange = 'binance'
     nextSyncAt: now + 3_600_000,
   })
   return connection
+}
+
+/** A TCP proxy to the test's Redis; `cut()` drops every socket and refuses new ones, as a killed process would. */
+async function redisProxy() {
+  const sockets: Socket[] = []
+  let open = true
+  const proxy: Server = createServer((socket) => {
+    if (!open) return socket.destroy()
+    const upstream = new Socket()
+    upstream.connect(server.port, server.host)
+    socket.pipe(upstream).pipe(socket)
+    socket.on('error', () => upstream.destroy())
+    upstream.on('error', () => socket.destroy())
+    sockets.push(socket, upstream)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (proxy.address() as { port: number }).port,
+    cut() {
+      open = false
+      for (const socket of sockets) socket.destroy()
+    },
+    close: () => new Promise((resolve) => proxy.close(resolve)),
+  }
 }
 
 async function until(test: () => boolean, what: string): Promise<void> {
@@ -394,6 +419,41 @@ describe('BullmqScheduler', () => {
     expect(health.ok).toBe(true)
     expect(health.exchanges.binance?.lastSweepAt).toBe(sweeps[0]?.finishedAt)
     expect(scheduler.stats()).toMatchObject({ inFlight: 0, queued: 0, exchanges: { binance: { inFlight: 0 } } })
+  })
+
+  it("runs a killed worker's job again on another worker once its lock expired", async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const never = deferred<FetchBalancesResult>()
+    const adapter = clusterAdapter('binance', ({ connection: { id } }) =>
+      calledBy(id) === 1 ? never.promise : { balances: BTC },
+    )
+    const calledBy = (id: string) => adapter.callsOf(id)
+    // The doomed worker reaches Redis through a proxy; cutting it is a kill as far as Redis can tell.
+    const proxy = await redisProxy()
+    const lock = { lockDurationMs: 1_000, stalledIntervalMs: 500 }
+    const doomed = processOf({
+      prefix,
+      store,
+      exchanges: [adapter.forProcess('doomed')],
+      role: 'worker',
+      redis: { host: '127.0.0.1', port: proxy.port, retryStrategy: () => null },
+      ...lock,
+    })
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    doomed.start()
+    api.start()
+    doomed.on('error', () => {})
+    const outcome = api.syncNow(connection.id)
+    await until(() => adapter.calls.length === 1, 'the doomed sync to start')
+    proxy.cut()
+    processOf({ prefix, store, exchanges: [adapter.forProcess('heir')], role: 'worker', ...lock }).start()
+    expect(await outcome).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    expect(adapter.calls.map((call) => call.by)).toEqual(['doomed', 'heir'])
+    // The doomed process's own sync still hangs; stopping it aborts that one and closes what is left.
+    await doomed.stop({ timeoutMs: 50 })
+    await proxy.close()
   })
 
   it('rejects bad options with an error naming the option', () => {
