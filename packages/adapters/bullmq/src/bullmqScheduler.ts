@@ -111,6 +111,7 @@ export class BullmqScheduler implements Scheduler {
   #scanning = 0
   #startedAt: number | null = null
   #unwarned: Set<string>
+  readonly #unsupportedWarned = new Set<string>()
 
   constructor(options: BullmqSchedulerOptions) {
     this.#options = resolveBullmqOptions(options)
@@ -532,6 +533,7 @@ export class BullmqScheduler implements Scheduler {
       await Promise.all(
         [...session.queues].map(([exchange, queue]) => this.#scanExchange(session, exchange, queue, startedAt)),
       )
+      await this.#scanOrphans(startedAt)
     } finally {
       this.#scanning--
     }
@@ -586,6 +588,42 @@ export class BullmqScheduler implements Scheduler {
       // The scan queues; the syncs it queued report themselves as sync events, on whichever worker runs them.
       payload: { exchange, attempted: queued, succeeded: 0, failed: 0, startedAt, finishedAt: Date.now() },
     })
+  }
+
+  /**
+   * Due connections of an exchange no adapter syncs are never skipped silently: each is recorded as an
+   * `UNSUPPORTED_EXCHANGE` failure (transient: it syncs again once an adapter for it is configured), with one
+   * `warning` per exchange.
+   */
+  async #scanOrphans(now: number): Promise<void> {
+    const { store, pageSize, exchanges } = this.#options.core
+    let after: DueCursor | undefined
+    while (this.#lifecycle.started) {
+      let page: Connection[]
+      try {
+        page = await this.#storeCalls.run('store.listDue', () => store.listDue(now, pageSize, after ? { after } : {}))
+      } catch (error) {
+        this.#events.error('store.listDue failed', error)
+        return
+      }
+      for (const connection of page) {
+        if (exchanges.has(connection.exchange)) continue
+        if (!this.#unsupportedWarned.has(connection.exchange)) {
+          this.#unsupportedWarned.add(connection.exchange)
+          this.#events.emit('warning', {
+            code: 'UNSUPPORTED_EXCHANGE',
+            exchange: connection.exchange,
+            message:
+              `Connections of exchange "${connection.exchange}" are stored, but no adapter syncs it: each is ` +
+              `recorded as UNSUPPORTED_EXCHANGE. Add an adapter with id "${connection.exchange}" to the scheduler's exchanges.`,
+          })
+        }
+        await this.#runner.recordUnsupported(connection)
+      }
+      const last = page.at(-1)
+      if (page.length < pageSize || !last) return
+      after = { lastSyncAt: last.lastSyncAt, id: last.id }
+    }
   }
 
   // --- one sync job -------------------------------------------------------------------------------------

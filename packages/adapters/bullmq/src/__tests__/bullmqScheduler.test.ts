@@ -456,6 +456,28 @@ describe('BullmqScheduler', () => {
     await proxy.close()
   })
 
+  it('records due connections of an exchange no adapter syncs as UNSUPPORTED_EXCHANGE, with one warning', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const orphans = [
+      await store.add({ userId: 'alice', exchange: 'kraken', credentials: KEYS }),
+      await store.add({ userId: 'bob', exchange: 'kraken', credentials: KEYS }),
+    ]
+    const worker = processOf({ prefix, store, exchanges: [clusterAdapter('binance').forProcess('w')], role: 'worker' })
+    const api = processOf({ prefix, store, exchanges: [clusterAdapter('binance').forProcess('api')], role: 'api' })
+    const warnings = collect(worker, 'warning')
+    const failures = collect(api, 'sync:failure')
+    worker.start()
+    api.start()
+    await until(() => failures.length === 2, 'both orphans recorded')
+    expect(warnings).toEqual([expect.objectContaining({ code: 'UNSUPPORTED_EXCHANGE', exchange: 'kraken' })])
+    for (const orphan of orphans) {
+      const stored = await store.get(orphan.id)
+      expect(stored).toMatchObject({ status: 'active', lastError: { code: 'UNSUPPORTED_EXCHANGE' } })
+      expect(stored?.nextSyncAt).toBeGreaterThan(Date.now())
+    }
+  })
+
   it('rejects bad options with an error naming the option', () => {
     const store = new MemoryStore()
     const exchanges = [clusterAdapter('binance').forProcess('x')]
