@@ -348,6 +348,47 @@ describe('BullmqScheduler', () => {
     expect(await second.syncNow(later.id)).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
   })
 
+  it('hands the jobs a stopping process held but had not started back to the cluster', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const slow = await notDue(store, 'alice', 'binance')
+    const waiting = await notDue(store, 'bob', 'okx')
+    const gate = deferred<void>()
+    const binance = clusterAdapter('binance', async () => {
+      await gate.promise
+      return { balances: BTC }
+    })
+    const okx = clusterAdapter('okx')
+    // One slot for two exchanges: the okx job waits in this process while the binance sync holds the slot.
+    const first = processOf({
+      prefix,
+      store,
+      exchanges: [binance.forProcess('first'), okx.forProcess('first')],
+      role: 'worker',
+      concurrency: 1,
+    })
+    const api = processOf({ prefix, store, exchanges: [binance.forProcess('api'), okx.forProcess('api')], role: 'api' })
+    first.start()
+    api.start()
+    const slowOutcome = api.syncNow(slow.id)
+    await until(() => binance.calls.length === 1, 'the binance sync to start')
+    const waitingOutcome = api.syncNow(waiting.id)
+    await until(() => first.stats().queued === 1, 'the okx job to wait for the slot')
+    const stopping = first.stop({ timeoutMs: 10_000 })
+    processOf({
+      prefix,
+      store,
+      exchanges: [binance.forProcess('second'), okx.forProcess('second')],
+      role: 'worker',
+    }).start()
+    expect(await waitingOutcome).toMatchObject({ ok: true, connectionId: waiting.id })
+    expect(okx.calls).toEqual([{ connectionId: waiting.id, by: 'second' }])
+    gate.resolve()
+    await stopping
+    expect(await slowOutcome).toMatchObject({ ok: true, connectionId: slow.id })
+    expect(binance.calls.map((call) => call.by)).toEqual(['first'])
+  })
+
   it('pauses the exchange for every worker once one of them is told Retry-After', async () => {
     const prefix = newPrefix()
     const store = new MemoryStore()
