@@ -44,7 +44,7 @@ interface SyncJobData {
 }
 
 /** What this process opened for one start: closed again by `stop()`. */
-interface Session {
+interface ClusterLink {
   readonly connection: Redis
   readonly subscriber: Redis
   readonly subscribed: Promise<unknown>
@@ -101,7 +101,7 @@ export class BullmqScheduler implements Scheduler {
   readonly #dispatcher: Dispatcher
   /** Budgets before `start()` (only `verifyCredentials` asks then): this process's own. */
   readonly #localLimiter: SyncLimiter
-  #session: Session | null = null
+  #link: ClusterLink | null = null
   #stopping: Promise<void> | null = null
   readonly #waiters = new Map<string, Waiter>()
   /** User id -> until when their connections go first. */
@@ -153,7 +153,7 @@ export class BullmqScheduler implements Scheduler {
   }
 
   get #limiter(): SyncLimiter {
-    return this.#session?.limiter ?? this.#localLimiter
+    return this.#link?.limiter ?? this.#localLimiter
   }
 
   /** The ids of the exchanges this scheduler syncs (one per adapter). */
@@ -174,7 +174,7 @@ export class BullmqScheduler implements Scheduler {
   start(): void {
     if (!this.#lifecycle.start()) return
     this.#startedAt = Date.now()
-    this.#session = this.#open()
+    this.#link = this.#open()
   }
 
   /**
@@ -195,11 +195,11 @@ export class BullmqScheduler implements Scheduler {
   }
 
   async #drain(timeoutMs: number): Promise<void> {
-    const session = this.#session
+    const link = this.#link
     this.#lifecycle.beginStop()
     this.#startedAt = null
     // Stop fetching first, then hand back what waits here: the processors put those jobs back as delayed-until-now.
-    const closed = Promise.all((session?.workers ?? []).map((worker) => worker.close()))
+    const closed = Promise.all((link?.workers ?? []).map((worker) => worker.close()))
     this.#dispatcher.drop(new SyncError('CANCELLED', 'This process stopped before the sync started.'))
     if (!(await within(closed, timeoutMs))) {
       this.#lifecycle.abortInFlight()
@@ -214,12 +214,12 @@ export class BullmqScheduler implements Scheduler {
     for (const [connectionId, waiter] of this.#waiters) {
       settleWaiter(this.#waiters, connectionId, waiter, cancelled(connectionId, 'The scheduler stopped.'))
     }
-    if (!session) return
-    this.#session = null
+    if (!link) return
+    this.#link = null
     // A Redis that went away must not hold stop() open: closing is bounded, then the sockets are simply dropped.
-    const queues = [...session.queues.values(), session.scanQueue]
+    const queues = [...link.queues.values(), link.scanQueue]
     await within(Promise.allSettled(queues.map((queue) => queue.close())), CLOSE_MS)
-    await Promise.allSettled([quit(session.subscriber), quit(session.connection)])
+    await Promise.allSettled([quit(link.subscriber), quit(link.connection)])
   }
 
   /**
@@ -240,8 +240,8 @@ export class BullmqScheduler implements Scheduler {
       return failed(connectionId, new SyncError('UNKNOWN', 'Could not read the connection.'))
     }
     if (!connection) throw new SyncError('UNKNOWN', `Unknown connection "${connectionId}".`)
-    const session = this.#session
-    if (!session || !this.#lifecycle.mayStart(generation)) {
+    const link = this.#link
+    if (!link || !this.#lifecycle.mayStart(generation)) {
       return cancelled(connectionId, 'The scheduler is not started; call start() first.')
     }
     this.markActive(connection.userId)
@@ -254,7 +254,7 @@ export class BullmqScheduler implements Scheduler {
         new SyncError(code as SyncError['code'], 'Reconnect needed: the last sync was rejected.'),
       )
     }
-    const queue = session.queues.get(connection.exchange)
+    const queue = link.queues.get(connection.exchange)
     if (!queue) return failed(connectionId, unsupported(connection.exchange))
     const now = Date.now()
     const pausedUntil = this.#limiter.stats(connection.exchange, now).pausedUntil ?? 0
@@ -263,7 +263,7 @@ export class BullmqScheduler implements Scheduler {
     const waiter = this.#wait(connectionId)
     try {
       // Events of this sync must not pass before this process listens.
-      await session.subscribed
+      await link.subscribed
       await this.#request(queue, connection, 'manual', now)
     } catch (error) {
       this.#events.error(`Could not queue a sync of connection ${connectionId}`, error)
@@ -286,9 +286,9 @@ export class BullmqScheduler implements Scheduler {
     const wasActive = (this.#activeUsers.get(userId) ?? 0) > now
     this.#activeUsers.delete(userId)
     this.#activeUsers.set(userId, now + this.#options.core.activeForMs)
-    const session = this.#session
-    if (wasActive || !session) return
-    void this.#queueUser(session, userId, now)
+    const link = this.#link
+    if (wasActive || !link) return
+    void this.#queueUser(link, userId, now)
   }
 
   /**
@@ -395,7 +395,7 @@ export class BullmqScheduler implements Scheduler {
 
   // --- connections, queues, workers ---------------------------------------------------------------------
 
-  #open(): Session {
+  #open(): ClusterLink {
     const { core, prefix, role, redis } = this.#options
     const connection = this.#connect(redis)
     const subscriber = connection.duplicate()
@@ -422,9 +422,9 @@ export class BullmqScheduler implements Scheduler {
         maxPauseMs: core.maxPauseMs,
         onError: (error) => this.#events.error('The Redis limiter', error),
       })
-    const session: Session = { connection, subscriber, subscribed, queues, scanQueue, workers: [], limiter }
-    if (role !== 'api') this.#startWorkers(session)
-    return session
+    const link: ClusterLink = { connection, subscriber, subscribed, queues, scanQueue, workers: [], limiter }
+    if (role !== 'api') this.#startWorkers(link)
+    return link
   }
 
   /** Our own connection: a duplicate of the host's instance, or a new one from its options; never the host's own. */
@@ -441,16 +441,16 @@ export class BullmqScheduler implements Scheduler {
     return `${this.#options.prefix}:events`
   }
 
-  #startWorkers(session: Session): void {
+  #startWorkers(link: ClusterLink): void {
     const { core, prefix, lockDurationMs, stalledIntervalMs } = this.#options
     const generation = this.#lifecycle.generation
     const common = {
-      connection: session.connection,
+      connection: link.connection,
       prefix,
       lockDuration: lockDurationMs,
       stalledInterval: stalledIntervalMs,
     }
-    for (const [exchange, queue] of session.queues) {
+    for (const [exchange, queue] of link.queues) {
       const cap = Math.min(core.concurrency, core.limits.get(exchange)?.concurrency ?? Number.POSITIVE_INFINITY)
       const worker = new Worker<SyncJobData>(queue.name, (job, token) => this.#process(job, token, generation), {
         ...common,
@@ -459,12 +459,12 @@ export class BullmqScheduler implements Scheduler {
         maxStalledCount: 2,
       })
       worker.on('error', (error: Error) => this.#events.error(`Worker of ${exchange}`, error))
-      session.workers.push(worker)
+      link.workers.push(worker)
     }
-    const scanner = new Worker(SCAN_QUEUE, () => this.#scan(session), { ...common, concurrency: 1 })
+    const scanner = new Worker(SCAN_QUEUE, () => this.#scan(link), { ...common, concurrency: 1 })
     scanner.on('error', (error: Error) => this.#events.error('Scan worker', error))
-    session.workers.push(scanner)
-    session.scanQueue
+    link.workers.push(scanner)
+    link.scanQueue
       .upsertJobScheduler(
         SCAN_SCHEDULER,
         { every: core.intervalMs },
@@ -496,7 +496,7 @@ export class BullmqScheduler implements Scheduler {
   }
 
   /** Queues a newly active user's due connections urgent, and lets their later ones go first when they come due. */
-  async #queueUser(session: Session, userId: string, now: number): Promise<void> {
+  async #queueUser(link: ClusterLink, userId: string, now: number): Promise<void> {
     let connections: Connection[]
     try {
       connections = await this.#storeCalls.run('store.listByUser', () => this.#options.core.store.listByUser(userId))
@@ -505,8 +505,8 @@ export class BullmqScheduler implements Scheduler {
       return
     }
     for (const connection of connections) {
-      const queue = session.queues.get(connection.exchange)
-      if (!queue || connection.status !== 'active' || this.#session !== session) continue
+      const queue = link.queues.get(connection.exchange)
+      if (!queue || connection.status !== 'active' || this.#link !== link) continue
       try {
         if ((connection.nextSyncAt ?? 0) <= now) await this.#request(queue, connection, 'sweep', now)
         else {
@@ -526,12 +526,12 @@ export class BullmqScheduler implements Scheduler {
    * and adds a job per connection, delayed until it is due (so starts spread over the interval). A connection
    * queued or running already keeps its one job.
    */
-  async #scan(session: Session): Promise<void> {
+  async #scan(link: ClusterLink): Promise<void> {
     this.#scanning++
     try {
       const startedAt = Date.now()
       await Promise.all(
-        [...session.queues].map(([exchange, queue]) => this.#scanExchange(session, exchange, queue, startedAt)),
+        [...link.queues].map(([exchange, queue]) => this.#scanExchange(link, exchange, queue, startedAt)),
       )
       await this.#scanOrphans(startedAt)
     } finally {
@@ -539,7 +539,12 @@ export class BullmqScheduler implements Scheduler {
     }
   }
 
-  async #scanExchange(session: Session, exchange: string, queue: Queue<SyncJobData>, startedAt: number): Promise<void> {
+  async #scanExchange(
+    link: ClusterLink,
+    exchange: string,
+    queue: Queue<SyncJobData>,
+    startedAt: number,
+  ): Promise<void> {
     const { store, pageSize, intervalMs } = this.#options.core
     const horizon = startedAt + intervalMs
     let after: DueCursor | undefined
@@ -582,7 +587,7 @@ export class BullmqScheduler implements Scheduler {
       if (page.length < pageSize || !last) break
       after = { lastSyncAt: last.lastSyncAt, id: last.id }
     }
-    this.#publish(session, {
+    this.#publish(link, {
       kind: 'event',
       name: 'sweep:end',
       // The scan queues; the syncs it queued report themselves as sync events, on whichever worker runs them.
@@ -730,8 +735,8 @@ export class BullmqScheduler implements Scheduler {
           return
         }
         const sent = name.startsWith('sync:') ? { ...event, worker } : event
-        const session = this.#session
-        if (session) this.#publish(session, { kind: 'event', name, payload: sent as unknown as ClusterPayload })
+        const link = this.#link
+        if (link) this.#publish(link, { kind: 'event', name, payload: sent as unknown as ClusterPayload })
         else this.#events.emit(name, payload as never)
       }
       this.#local.on(name, forward as never)
@@ -740,15 +745,15 @@ export class BullmqScheduler implements Scheduler {
     this.#local.on('error', (error) => this.#events.emit('error', error))
   }
 
-  #publish(session: Session, message: ClusterMessage): void {
-    session.connection.publish(this.#channel, encodeMessage(message)).catch((error: unknown) => {
+  #publish(link: ClusterLink, message: ClusterMessage): void {
+    link.connection.publish(this.#channel, encodeMessage(message)).catch((error: unknown) => {
       this.#events.error('Could not publish a cluster event', error)
     })
   }
 
   #publishRefusal(connectionId: string, error: SyncError): void {
-    const session = this.#session
-    if (session) this.#publish(session, { kind: 'refused', connectionId, error })
+    const link = this.#link
+    if (link) this.#publish(link, { kind: 'refused', connectionId, error })
   }
 
   #received(text: string): void {
