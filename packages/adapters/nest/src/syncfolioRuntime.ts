@@ -133,6 +133,7 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
           ? Promise.resolve({ ok: false, error: shuttingDown() })
           : scheduler.verifyCredentials(request, options),
       markActive: (userId) => scheduler.markActive(userId),
+      health: () => scheduler.health(),
       on: (event, listener) => scheduler.on(event, listener),
       off: (event, listener) => scheduler.off(event, listener),
     }
