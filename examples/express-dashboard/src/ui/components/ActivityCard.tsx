@@ -50,6 +50,12 @@ export function ActivityCard({ events, intervalMs }: ActivityCardProps) {
                 <span className="muted">· {exchangeName(event.exchange)}</span>
                 <br />
                 <span className="small">{describe(event)}</span>
+                {'worker' in event && event.worker !== undefined && (
+                  <span className="small muted" data-testid="activity-worker">
+                    {' '}
+                    · on {event.worker}
+                  </span>
+                )}
               </span>
               <time className="small muted" dateTime={new Date(at).toISOString()}>
                 {TIME.format(at)}
