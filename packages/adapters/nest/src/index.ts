@@ -1,3 +1,4 @@
+export { nestSchedulerLogger } from './nestSchedulerLogger.js'
 export type {
   SyncfolioHttpOptions,
   SyncfolioModuleAsyncOptions,

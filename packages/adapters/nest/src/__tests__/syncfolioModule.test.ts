@@ -24,6 +24,7 @@ import {
 import { deferred, FakeClock, recordingAdapter } from '@syncfolio/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
+  nestSchedulerLogger,
   SYNCFOLIO_SCHEDULER,
   SYNCFOLIO_STORE,
   SyncfolioHealthCheckError,
@@ -658,6 +659,20 @@ describe("the scheduler's logger", () => {
     await scheduler.syncNow(connection.id)
     const pauses = logger.entries.filter((entry) => entry.message === PAUSE_LINE)
     expect(pauses).toEqual([{ level: 'warn', message: PAUSE_LINE, context: 'Syncfolio', extra: [] }])
+  })
+
+  it("fits Nest's Logger to a scheduler built outside the module, info as Nest's log", async () => {
+    const nest = new CapturingLogger()
+    const store = new MemoryStore()
+    const binance = recordingAdapter('binance', () => {
+      throw new SyncError('RATE_LIMITED', '429', { retryAfterMs: 5_000, scope: 'exchange' })
+    })
+    const scheduler = new SyncScheduler({ store, exchanges: [binance], logger: nestSchedulerLogger(nest) })
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    await scheduler.syncNow(connection.id)
+    expect(nest.entries).toContainEqual({ level: 'warn', message: PAUSE_LINE, context: undefined, extra: [] })
+    nestSchedulerLogger(nest).info('hello')
+    expect(nest.entries.at(-1)).toMatchObject({ level: 'log', message: 'hello' })
   })
 
   it('is the logger in the options when they give one, and Nest then gets none of its lines', async () => {
