@@ -24,8 +24,8 @@ const ROUTES = [
 const UNGUARDED: ReadonlySet<string> = new Set(['health'])
 
 /**
- * The API's controller, mounted at `path`, every route but `health` behind `guards`. Nest reads a controller's path and guards when the class
- * is decorated, so each module declaration gets a class of its own.
+ * The API's controller, mounted at `path`, every route but `health` behind `guards`. Nest reads a controller's path
+ * and guards when the class is decorated, so each module declaration gets a class of its own.
  *
  * Each route hands the core handler its own part of the URL (`/connections/abc`), rebuilt from the route and its
  * parameter, so the app's global prefix, `RouterModule` paths and URI versions never need to be known here.

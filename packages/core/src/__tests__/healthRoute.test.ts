@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { createSyncClient, healthResponseSchema } from '../client/index.js'
 import { createSyncHandler, InvalidOptionError, MemoryStore, type SyncHandlerOptions, SyncScheduler } from '../index.js'
 
+const EXCHANGE = { lastSweepAt: 5, pausedUntil: null, budgetLeft: 100, inFlight: 0, queued: 0 }
 const KEYS = { apiKey: 'AK-alice-7f3c9d2e1a55', secret: 'SK-alice-4b8e6f0c2d9a77' }
 
 async function setup(overrides: Partial<SyncHandlerOptions> = {}) {
@@ -105,6 +106,22 @@ describe('GET /health', () => {
     const { resolveUser, errors, call } = await setup()
     expect((await call('GET', '/connections')).status).toBe(500)
     expect(resolveUser).toHaveBeenCalledTimes(1)
+    expect(errors).toHaveLength(1)
+  })
+
+  it("sends only the contract's fields of a scheduler's health, and answers 500 for one outside the contract", async () => {
+    const store = new MemoryStore()
+    const healthy = { ok: true, exchanges: {}, store: { ok: true, lastError: null } }
+    let health: unknown = { ...healthy, users: ['alice'], exchanges: { binance: { ...EXCHANGE, owner: 'alice' } } }
+    const scheduler = new SyncScheduler({ store, exchanges: [recordingAdapter('binance', () => ({ balances: [] }))] })
+    vi.spyOn(scheduler, 'health').mockImplementation(() => health as ReturnType<SyncScheduler['health']>)
+    const errors: unknown[] = []
+    const handler = createSyncHandler({ scheduler, store, resolveUser: () => 'alice', onError: (e) => errors.push(e) })
+    const extra = await handler(new Request('http://api.test/health'))
+    expect(await extra.json()).toEqual({ ...healthy, exchanges: { binance: EXCHANGE } })
+    health = { ok: 'yes' }
+    const broken = await handler(new Request('http://api.test/health'))
+    expect(broken.status).toBe(500)
     expect(errors).toHaveLength(1)
   })
 

@@ -8,6 +8,7 @@ import {
   type ExchangesResponse,
   type HealthResponse,
   type HoldingsResponse,
+  healthResponseSchema,
   newConnectionInputSchema,
   type SyncNowResponse,
   updateCredentialsInputSchema,
@@ -65,12 +66,13 @@ const MAX_ISSUES = 20
 /**
  * The syncfolio HTTP API as a Fetch-standard handler: `(request: Request) => Promise<Response>`.
  *
- * Every route but `GET /health` needs a user (`resolveUser`, else 401); a connection of another user is a 404 exactly like a
- * missing one; no answer carries credentials; bodies are size-capped JSON checked against the contract in
- * `@syncfolio/core/client`. Routes (under `basePath`): `GET /exchanges`, `GET|POST /connections`,
+ * Every route but `GET /health` needs a user (`resolveUser`, else 401); a connection of another user is a 404
+ * exactly like a missing one; no answer carries credentials; bodies are size-capped JSON checked against the
+ * contract in `@syncfolio/core/client`. Routes (under `basePath`): `GET /exchanges`, `GET|POST /connections`,
  * `GET|DELETE /connections/:id`, `PUT /connections/:id/credentials`, `POST /connections/:id/sync`,
- * `GET /holdings?connectionIds=a,b`, `GET /events` (Server-Sent Events), and `GET /health` (the scheduler's `health()`, 200 when ok, 503 when not; no user
- * data, so `resolveUser` is not asked). Options are validated here, once.
+ * `GET /holdings?connectionIds=a,b`, `GET /events` (Server-Sent Events), and `GET /health` (the scheduler's
+ * `health()`, 200 when ok, 503 when not; no user data, so `resolveUser` is not asked). Options are validated here,
+ * once.
  */
 export function createSyncHandler(options: SyncHandlerOptions): SyncHandler {
   return createNamedSyncHandler('createSyncHandler', options)
@@ -165,9 +167,12 @@ class SyncHttpApi {
     return jsonResponse(200, body)
   }
 
-  /** For probes and dashboards: the scheduler's own health, which holds no user data. */
+  /**
+   * For probes and dashboards: the scheduler's own health. Passed through the contract's schema, so only its known
+   * fields leave, whatever a scheduler adds to it; one outside the contract is a 500 reported to `onError`.
+   */
   #health(): Response {
-    const body: HealthResponse = this.#options.scheduler.health()
+    const body: HealthResponse = healthResponseSchema.parse(this.#options.scheduler.health())
     return jsonResponse(body.ok ? 200 : 503, body)
   }
 
