@@ -150,6 +150,32 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
       expect(await badge(page, dashboard.connections[1]!.id, 'fresh').count()).toBe(1)
     }, 60_000)
 
+    it("charts every connection's age, one mark each, and each exchange's pause and budget from GET /health", async () => {
+      const stored = await dashboard.store.listByUser(DEMO_USER_ID)
+      const marks = page.locator('[data-testid="age-chart"] [data-testid="age-mark"]')
+      await expect.poll(() => marks.count(), { timeout: WAIT_MS }).toBe(stored.length)
+      for (const connection of stored) {
+        const mark = marks.and(page.locator(`[data-age-of="${connection.id}"]`))
+        expect(await mark.count()).toBe(1)
+        // Synced at startup, minutes from stale: the bar says fresh.
+        expect(await mark.getAttribute('data-state')).toBe('fresh')
+      }
+      await page.locator('[data-testid="health-status"][data-ok="true"]').waitFor()
+
+      // Binance has one budget for the whole exchange: the page shows what the scheduler has left of it.
+      const binance = page.locator('.exchange-health__item[data-exchange="binance"]')
+      const serverBudget = () => String(dashboard.scheduler.health().exchanges.binance?.budgetLeft)
+      await expect
+        .poll(async () => (await binance.getAttribute('data-budget-left')) === serverBudget(), { timeout: WAIT_MS })
+        .toBe(true)
+      expect(Number(await binance.getAttribute('data-budget-left'))).toBeGreaterThan(0)
+      expect(await binance.getByTestId('exchange-budget').textContent()).toMatch(/^Budget: [\d,.\s]+ weight left$/)
+      expect(await binance.getByTestId('exchange-pause').textContent()).toBe('Not paused')
+      // OKX limits each account on its own: no exchange-wide budget to show.
+      const okx = page.locator('.exchange-health__item[data-exchange="okx"]')
+      expect(await okx.getByTestId('exchange-budget').textContent()).toBe('No shared budget (limited per account)')
+    }, 60_000)
+
     it('shows new balances after "Sync now", without a reload', async () => {
       const before = await renderedBtc(page)
       await page.getByRole('button', { name: 'Sync now: Main account' }).click()
@@ -185,6 +211,7 @@ describe.skipIf(!hasChromium)('the dashboard in a real browser', () => {
       const added = page.locator('[data-connection-id]', { hasText: 'Savings' })
       await added.locator('[data-testid="connection-badge"][data-state="fresh"]').waitFor()
       await page.getByText('Summed across 3 accounts').waitFor()
+      await expect.poll(() => page.locator('[data-testid="age-mark"]').count(), { timeout: WAIT_MS }).toBe(3)
       await page.locator('[data-testid="holdings-badge"][data-state="fresh"]').waitFor()
       expect(await renderedBtc(page)).toBe(await storedBtc(dashboard))
       await mkdir(ARTIFACTS, { recursive: true })

@@ -4,6 +4,7 @@ import { ActivityCard, type ActivityEntry } from './components/ActivityCard.js'
 import { AddConnectionCard } from './components/AddConnectionCard.js'
 import { ConnectionsCard } from './components/ConnectionsCard.js'
 import { DemoControlsCard } from './components/DemoControlsCard.js'
+import { FreshnessCard } from './components/FreshnessCard.js'
 import { Header } from './components/Header.js'
 import { HoldingsCard } from './components/HoldingsCard.js'
 import { useDemoState } from './demo/useDemoState.js'
@@ -52,6 +53,7 @@ export function App() {
             <div className="layout__main">
               <HoldingsCard staleAfterMs={demo.data.staleAfterMs} />
               <ConnectionsCard staleAfterMs={demo.data.staleAfterMs} />
+              <FreshnessCard staleAfterMs={demo.data.staleAfterMs} />
               <ActivityCard events={activity} intervalMs={demo.data.intervalMs} />
             </div>
             <aside className="layout__side">

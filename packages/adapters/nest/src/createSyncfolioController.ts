@@ -14,11 +14,18 @@ const ROUTES = [
   'connections/:id/sync',
   'holdings',
   'events',
+  'health',
 ] as const
 
 /**
- * The API's controller, mounted at `path` behind `guards`. Nest reads a controller's path and guards when the class
- * is decorated, so each module declaration gets a class of its own.
+ * Routes outside the module's `guards`: a readiness probe carries no session, and the answer holds no user data.
+ * The app's global guards still apply to them, as to every route.
+ */
+const UNGUARDED: ReadonlySet<string> = new Set(['health'])
+
+/**
+ * The API's controller, mounted at `path`, every route but `health` behind `guards`. Nest reads a controller's path
+ * and guards when the class is decorated, so each module declaration gets a class of its own.
  *
  * Each route hands the core handler its own part of the URL (`/connections/abc`), rebuilt from the route and its
  * parameter, so the app's global prefix, `RouterModule` paths and URI versions never need to be known here.
@@ -53,9 +60,9 @@ export function createSyncfolioController(path: string, guards: Array<Type<CanAc
     Req()(prototype, name, 0)
     Res()(prototype, name, 1)
     if (withId) Param('id')(prototype, name, 2)
+    if (guards.length > 0 && !UNGUARDED.has(route)) UseGuards(...guards)(prototype, name, descriptor)
   }
   Controller(path)(SyncfolioController)
-  if (guards.length > 0) UseGuards(...guards)(SyncfolioController)
   return SyncfolioController
 }
 

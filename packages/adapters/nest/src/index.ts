@@ -1,3 +1,4 @@
+export { nestSchedulerLogger } from './nestSchedulerLogger.js'
 export type {
   SyncfolioHttpOptions,
   SyncfolioModuleAsyncOptions,
@@ -6,5 +7,7 @@ export type {
   SyncfolioRuntimeOptions,
   SyncfolioStaticOptions,
 } from './options.js'
+export type { SyncfolioHealthResult } from './syncfolioHealthIndicator.js'
+export { SyncfolioHealthCheckError, SyncfolioHealthIndicator } from './syncfolioHealthIndicator.js'
 export { SyncfolioModule } from './syncfolioModule.js'
 export { InjectScheduler, InjectStore, SYNCFOLIO_SCHEDULER, SYNCFOLIO_STORE } from './tokens.js'

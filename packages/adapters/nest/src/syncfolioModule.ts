@@ -1,6 +1,7 @@
-import { type DynamicModule, Module, type Provider } from '@nestjs/common'
+import { type DynamicModule, Logger, Module, type Provider } from '@nestjs/common'
 import { SyncScheduler } from '@syncfolio/core'
 import { createSyncfolioController } from './createSyncfolioController.js'
+import { nestSchedulerLogger } from './nestSchedulerLogger.js'
 import {
   checkAsyncKeys,
   checkModuleKeys,
@@ -11,6 +12,7 @@ import {
   type SyncfolioModuleAsyncOptions,
   type SyncfolioModuleOptions,
 } from './options.js'
+import { SyncfolioHealthIndicator } from './syncfolioHealthIndicator.js'
 import { SyncfolioRuntime } from './syncfolioRuntime.js'
 import {
   SYNCFOLIO_RAW_OPTIONS,
@@ -23,7 +25,8 @@ import {
 /**
  * syncfolio in a Nest app: the `SyncScheduler` and its store as injectables (`SYNCFOLIO_SCHEDULER`,
  * `SYNCFOLIO_STORE`), the schedule started on application bootstrap and drained before the HTTP server closes, the
- * HTTP API served under `path` behind your guards, and the scheduler's errors and warnings in Nest's log.
+ * HTTP API served under `path` behind your guards (`GET health` outside them), a `SyncfolioHealthIndicator` for
+ * `@nestjs/terminus`, and the scheduler's log lines in Nest's log unless the options give another `logger`.
  *
  * ```ts
  * SyncfolioModule.forRoot({
@@ -87,7 +90,12 @@ function build(
       ...optionProviders,
       {
         provide: SYNCFOLIO_SCHEDULER,
-        useFactory: (runtime: ResolvedRuntimeOptions) => new SyncScheduler(runtime.scheduler),
+        // The scheduler writes to Nest's log unless the options name another logger.
+        useFactory: (runtime: ResolvedRuntimeOptions) =>
+          new SyncScheduler({
+            ...runtime.scheduler,
+            logger: runtime.scheduler.logger ?? nestSchedulerLogger(new Logger('Syncfolio')),
+          }),
         inject: [SYNCFOLIO_RUNTIME_OPTIONS],
       },
       {
@@ -96,8 +104,9 @@ function build(
         inject: [SYNCFOLIO_RUNTIME_OPTIONS],
       },
       SyncfolioRuntime,
+      SyncfolioHealthIndicator,
     ],
     controllers: fixed.role === 'scheduler' ? [] : [createSyncfolioController(fixed.path, fixed.guards)],
-    exports: [SYNCFOLIO_SCHEDULER, SYNCFOLIO_STORE],
+    exports: [SYNCFOLIO_SCHEDULER, SYNCFOLIO_STORE, SyncfolioHealthIndicator],
   }
 }

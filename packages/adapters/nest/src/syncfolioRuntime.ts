@@ -14,7 +14,7 @@ interface HijackableReply {
 
 /**
  * The module's moving part: starts the schedule on bootstrap (unless `role: 'api'`), drains it on shutdown, logs
- * the scheduler's problems through Nest's Logger, and answers the API's requests with the core handler.
+ * its own steps and the API's failures through Nest's Logger, and answers the API's requests with the core handler.
  */
 export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly #logger = new Logger('Syncfolio')
@@ -33,14 +33,7 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
     this.#scheduler = scheduler
     this.#static = staticOptions
     this.#runtime = runtimeOptions
-    scheduler.on('error', (error) => this.#logger.error(error.message, error.stack))
-    scheduler.on('warning', (event) => this.#logger.warn(event.message))
-    scheduler.on('connection:disabled', ({ connectionId, exchange, error }) => {
-      this.#logger.warn(
-        `Connection ${connectionId} (${exchange}) is out of the schedule until its credentials are updated: ` +
-          `${error.code} ${error.message}`,
-      )
-    })
+    // The scheduler's own problems reach the log through its `logger` (Nest's by default, see SyncfolioModule).
     this.#handler = staticOptions.role === 'scheduler' ? null : this.#createHandler()
   }
 
@@ -133,6 +126,7 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
           ? Promise.resolve({ ok: false, error: shuttingDown() })
           : scheduler.verifyCredentials(request, options),
       markActive: (userId) => scheduler.markActive(userId),
+      health: () => scheduler.health(),
       on: (event, listener) => scheduler.on(event, listener),
       off: (event, listener) => scheduler.off(event, listener),
     }

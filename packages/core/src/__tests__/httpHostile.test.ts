@@ -81,6 +81,7 @@ describe('POST /connections/:id/sync limited by the exchange', () => {
       on: () => scheduler as never,
       off: () => scheduler as never,
       verifyCredentials: async () => ({ ok: true, balances: [] }),
+      health: () => ({ ok: true, exchanges: {}, store: { ok: true, lastError: null } }),
       syncNow: async (connectionId) => ({
         ok: false,
         connectionId,

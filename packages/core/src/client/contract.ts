@@ -135,6 +135,34 @@ export const syncNowResponseSchema = z.discriminatedUnion('outcome', [
 ])
 export type SyncNowResponse = z.infer<typeof syncNowResponseSchema>
 
+/** One exchange in `GET /health`: its last finished sweep, its pause, its budget and its queue. */
+export const exchangeHealthSchema = z.object({
+  /** End of the exchange's last finished sweep, epoch ms; null before the first. */
+  lastSweepAt: z.number().nullable(),
+  /** Until when the exchange is paused (a Retry-After, a ban); null when it is not. */
+  pausedUntil: z.number().nullable(),
+  /** Weight left in the tightest exchange-scope budget window; null when the exchange has no budget. */
+  budgetLeft: z.number().nullable(),
+  inFlight: z.number().int().nonnegative(),
+  queued: z.number().int().nonnegative(),
+})
+export type ExchangeHealth = z.infer<typeof exchangeHealthSchema>
+
+/**
+ * `GET /health` (200 when `ok`, 503 when not): the scheduler's `health()`, with no user data. Not ok while the
+ * store's last call failed, or when a started scheduler has finished no sweep within two intervals.
+ */
+export const healthResponseSchema = z.object({
+  ok: z.boolean(),
+  exchanges: z.record(z.string(), exchangeHealthSchema),
+  store: z.object({
+    ok: z.boolean(),
+    /** The last failed store call, scrubbed; null once a call succeeds again. */
+    lastError: z.object({ message: z.string(), at: z.number() }).nullable(),
+  }),
+})
+export type HealthResponse = z.infer<typeof healthResponseSchema>
+
 // --- errors -----------------------------------------------------------------------------------------------
 
 /** The `code` of an error body. Callers switch on it, never on the message. */

@@ -10,7 +10,9 @@ import {
   connectionResponseSchema,
   connectionsResponseSchema,
   exchangesResponseSchema,
+  type HealthResponse,
   type HoldingsResponse,
+  healthResponseSchema,
   holdingsResponseSchema,
   type NewConnectionInput,
   type SyncEvent,
@@ -81,6 +83,11 @@ export interface SyncClient {
   removeConnection(id: string, options?: RequestOptions): Promise<void>
   /** `POST /connections/:id/sync`: `SYNC_THROTTLED` (with `retryAfterMs`) when asked again too soon. */
   syncNow(id: string, options?: RequestOptions): Promise<SyncNowResponse>
+  /**
+   * `GET /health`: the scheduler's health, no user data. Resolves for a 503 too (the body then says what is
+   * wrong, with `ok: false`); rejects only when the answer is neither.
+   */
+  health(options?: RequestOptions): Promise<HealthResponse>
   /** The URL of `GET /events`, for `new EventSource(client.eventsUrl(), { withCredentials })`. */
   eventsUrl(): string
   /**
@@ -115,7 +122,13 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     return headers
   }
 
-  async function send(method: string, path: string, body: unknown, signal: AbortSignal | undefined) {
+  async function send(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    accepted: (status: number) => boolean = (status) => status >= 200 && status < 300,
+  ) {
     const url = `${baseUrl}${path}`
     const init: RequestInit = { method, headers: await headersFor('application/json', body !== undefined) }
     if (body !== undefined) init.body = JSON.stringify(body)
@@ -127,7 +140,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       if (signal?.aborted) throw error
       throw new SyncApiError(0, 'NETWORK', `${method} ${path} got no answer: ${messageOf(error)}`, { cause: error })
     }
-    if (!response.ok) throw await errorFrom(response, method, path)
+    if (!accepted(response.status)) throw await errorFrom(response, method, path)
     return response
   }
 
@@ -137,8 +150,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     schema: z.ZodType<T>,
     body: unknown,
     signal: AbortSignal | undefined,
+    accepted?: (status: number) => boolean,
   ): Promise<T> {
-    const response = await send(method, path, body, signal)
+    const response = await send(method, path, body, signal, accepted)
     let json: unknown
     try {
       json = await response.json()
@@ -192,6 +206,11 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     },
     syncNow(id, options = {}) {
       return call('POST', `${connectionPath(id)}/sync`, syncNowResponseSchema, undefined, options.signal)
+    },
+    health(options = {}) {
+      // 503 is the answer of an unhealthy server, not a failed request: its body is the same shape.
+      const accepted = (status: number) => status === 200 || status === 503
+      return call('GET', '/health', healthResponseSchema, undefined, options.signal, accepted)
     },
     eventsUrl() {
       return `${baseUrl}/events`

@@ -6,7 +6,9 @@ import {
   type ConnectionsResponse,
   type CredentialsInput,
   type ExchangesResponse,
+  type HealthResponse,
   type HoldingsResponse,
+  healthResponseSchema,
   newConnectionInputSchema,
   type SyncNowResponse,
   updateCredentialsInputSchema,
@@ -38,6 +40,7 @@ type RouteName =
   | 'syncNow'
   | 'holdings'
   | 'events'
+  | 'health'
 
 interface Route {
   /** Path segments after the base path; `:id` captures a connection id. */
@@ -53,6 +56,7 @@ const ROUTES: readonly Route[] = [
   { segments: ['connections', ':id', 'sync'], methods: { POST: 'syncNow' } },
   { segments: ['holdings'], methods: { GET: 'holdings' } },
   { segments: ['events'], methods: { GET: 'events' } },
+  { segments: ['health'], methods: { GET: 'health' } },
 ]
 
 const MAX_ID_LENGTH = 256
@@ -62,11 +66,13 @@ const MAX_ISSUES = 20
 /**
  * The syncfolio HTTP API as a Fetch-standard handler: `(request: Request) => Promise<Response>`.
  *
- * Every route needs a user (`resolveUser`, else 401); a connection of another user is a 404 exactly like a
- * missing one; no answer carries credentials; bodies are size-capped JSON checked against the contract in
- * `@syncfolio/core/client`. Routes (under `basePath`): `GET /exchanges`, `GET|POST /connections`,
+ * Every route but `GET /health` needs a user (`resolveUser`, else 401); a connection of another user is a 404
+ * exactly like a missing one; no answer carries credentials; bodies are size-capped JSON checked against the
+ * contract in `@syncfolio/core/client`. Routes (under `basePath`): `GET /exchanges`, `GET|POST /connections`,
  * `GET|DELETE /connections/:id`, `PUT /connections/:id/credentials`, `POST /connections/:id/sync`,
- * `GET /holdings?connectionIds=a,b`, `GET /events` (Server-Sent Events). Options are validated here, once.
+ * `GET /holdings?connectionIds=a,b`, `GET /events` (Server-Sent Events), and `GET /health` (the scheduler's
+ * `health()`, 200 when ok, 503 when not; no user data, so `resolveUser` is not asked). Options are validated here,
+ * once.
  */
 export function createSyncHandler(options: SyncHandlerOptions): SyncHandler {
   return createNamedSyncHandler('createSyncHandler', options)
@@ -123,6 +129,8 @@ class SyncHttpApi {
       const allow = Object.keys(match.route.methods).join(', ')
       throw new HttpProblem(405, 'METHOD_NOT_ALLOWED', `This route accepts ${allow}.`, { headers: { Allow: allow } })
     }
+    // Probes carry no session, and the answer holds no user data: the app's auth is not asked.
+    if (name === 'health') return this.#health()
     const userId = await this.#user(request)
     const id = match.id as string
     switch (name) {
@@ -157,6 +165,15 @@ class SyncHttpApi {
   #listExchanges(): Response {
     const body: ExchangesResponse = { exchanges: this.#options.scheduler.exchanges }
     return jsonResponse(200, body)
+  }
+
+  /**
+   * For probes and dashboards: the scheduler's own health. Passed through the contract's schema, so only its known
+   * fields leave, whatever a scheduler adds to it; one outside the contract is a 500 reported to `onError`.
+   */
+  #health(): Response {
+    const body: HealthResponse = healthResponseSchema.parse(this.#options.scheduler.health())
+    return jsonResponse(body.ok ? 200 : 503, body)
   }
 
   async #listConnections(userId: string): Promise<Response> {

@@ -8,7 +8,7 @@ import type { SyncStore } from '../store/syncStore.js'
 /** What the handler uses of a SyncScheduler. */
 export type SyncHandlerScheduler = Pick<
   Scheduler,
-  'syncNow' | 'markActive' | 'on' | 'off' | 'exchanges' | 'verifyCredentials'
+  'syncNow' | 'markActive' | 'on' | 'off' | 'exchanges' | 'verifyCredentials' | 'health'
 >
 
 /** The user id of a request, or null/undefined for none (401). May be async (a session lookup). */
@@ -17,8 +17,8 @@ export type ResolveUser<R> = (request: R) => string | null | undefined | Promise
 export interface SyncHandlerOptions {
   /**
    * Syncs the connections; the handler calls its `syncNow` and `markActive`, relays its events, accepts new
-   * connections only for its `exchanges`, and test-fetches new keys with its `verifyCredentials` (inside the
-   * exchange's rate-limit budget).
+   * connections only for its `exchanges`, test-fetches new keys with its `verifyCredentials` (inside the
+   * exchange's rate-limit budget), and answers `GET /health` with its `health()`.
    */
   scheduler: SyncHandlerScheduler
   /** The store the scheduler uses. */
@@ -87,7 +87,7 @@ export interface ResolvedHandlerOptions {
 }
 
 const optionsSchema = z.strictObject({
-  scheduler: withMethods(['syncNow', 'markActive', 'on', 'off', 'verifyCredentials']),
+  scheduler: withMethods(['syncNow', 'markActive', 'on', 'off', 'verifyCredentials', 'health']),
   store: withMethods(['get', 'listByUser', 'getBalances', 'add', 'updateCredentials', 'remove']),
   resolveUser: fn,
   basePath: z

@@ -1,5 +1,6 @@
 import { type SyncEvent, useConnections } from '@syncfolio/react'
-import { exchangeName, syncErrorText } from '../format/names.js'
+import { describeSyncEvent } from '../format/describeSyncEvent.js'
+import { exchangeName } from '../format/names.js'
 import { useNow } from '../format/useNow.js'
 
 export interface ActivityEntry {
@@ -49,7 +50,7 @@ export function ActivityCard({ events, intervalMs }: ActivityCardProps) {
                 <strong>{labelOf(event.connectionId, event.exchange)}</strong>{' '}
                 <span className="muted">· {exchangeName(event.exchange)}</span>
                 <br />
-                <span className="small">{describe(event)}</span>
+                <span className="small">{describeSyncEvent(event)}</span>
               </span>
               <time className="small muted" dateTime={new Date(at).toISOString()}>
                 {TIME.format(at)}
@@ -60,17 +61,4 @@ export function ActivityCard({ events, intervalMs }: ActivityCardProps) {
       )}
     </section>
   )
-}
-
-function describe(event: SyncEvent): string {
-  switch (event.type) {
-    case 'sync:success':
-      return `Synced${event.trigger === 'manual' ? ' (manual)' : ''} in ${event.finishedAt - event.startedAt} ms`
-    case 'sync:failure':
-      return `Failed${event.trigger === 'manual' ? ' (manual)' : ''}: ${syncErrorText(event.error.code)}`
-    case 'connection:disabled':
-      return `Needs new keys: ${syncErrorText(event.error.code)}`
-    default:
-      return event.type
-  }
 }

@@ -255,6 +255,46 @@ describe('syncfolioRouter over a real HTTP server', () => {
   })
 })
 
+describe('syncfolioRouter GET /health', () => {
+  /** The app's auth, counted: a probe must never reach it. */
+  const auth = () =>
+    vi.fn((_req: ExpressRequest): string | null => {
+      throw new Error('the app auth must not run for /health')
+    })
+
+  it("serves the scheduler's health under the mount path without consulting the app's auth", async () => {
+    const resolveUser = auth()
+    const { call, scheduler, store } = await setup({ router: { resolveUser } })
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    await scheduler.runOnce()
+    const health = await call('GET', '/health', { user: null })
+    expect(health.status).toBe(200)
+    expect(health.headers.get('cache-control')).toBe('no-store')
+    expect(health.json).toEqual(scheduler.health())
+    expect(health.json.exchanges.binance.lastSweepAt).not.toBeNull()
+    expect(health.text).not.toMatch(/alice|AK-express|SK-express/)
+    expect((await call('POST', '/health')).headers.get('allow')).toBe('GET')
+    expect(resolveUser).not.toHaveBeenCalled()
+  })
+
+  it('answers 503 while the store fails, and 200 again once it answers', async () => {
+    const resolveUser = auth()
+    const { call, scheduler, store } = await setup({ router: { resolveUser } })
+    const listDue = store.listDue.bind(store)
+    store.listDue = () => Promise.reject(new Error('connect ECONNREFUSED postgres://app:hunter2@db/prod'))
+    scheduler.on('error', () => {})
+    await scheduler.runOnce()
+    const failing = await call('GET', '/health')
+    expect(failing.status).toBe(503)
+    expect(failing.json).toMatchObject({ ok: false, store: { ok: false } })
+    expect(failing.text).not.toContain('hunter2')
+    store.listDue = listDue
+    await scheduler.runOnce()
+    expect((await call('GET', '/health')).status).toBe(200)
+    expect(resolveUser).not.toHaveBeenCalled()
+  })
+})
+
 describe('syncfolioRouter events', () => {
   it("streams the user's sync events and heartbeats as they happen", async () => {
     const { base, store, scheduler, clock } = await setup()

@@ -16,13 +16,22 @@ import {
   type FetchBalancesResult,
   InvalidOptionError,
   MemoryStore,
+  type SchedulerLogger,
   SyncError,
   SyncScheduler,
   type SyncStore,
 } from '@syncfolio/core'
 import { deferred, FakeClock, recordingAdapter } from '@syncfolio/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { SYNCFOLIO_SCHEDULER, SYNCFOLIO_STORE, SyncfolioModule, type SyncfolioModuleOptions } from '../index.js'
+import {
+  nestSchedulerLogger,
+  SYNCFOLIO_SCHEDULER,
+  SYNCFOLIO_STORE,
+  SyncfolioHealthCheckError,
+  SyncfolioHealthIndicator,
+  SyncfolioModule,
+  type SyncfolioModuleOptions,
+} from '../index.js'
 import { SyncfolioRuntime } from '../syncfolioRuntime.js'
 
 const KEYS = { apiKey: 'AK-nest-a1b2c3d4e5f6', secret: 'SK-nest-f6e5d4c3b2a1' }
@@ -470,6 +479,115 @@ describe('roles', () => {
   })
 })
 
+/** A store whose scheduling reads fail until `heal()`: what a database outage looks like to the scheduler. */
+class FailingStore extends MemoryStore {
+  #failing = true
+  heal() {
+    this.#failing = false
+  }
+  override async listDue(...args: Parameters<SyncStore['listDue']>) {
+    if (this.#failing) throw new Error('connect ECONNREFUSED postgres://app:hunter2@db:5432/prod')
+    return super.listDue(...args)
+  }
+}
+
+describe('GET health through Nest', () => {
+  /** The app's auth, counted: a probe must never reach it. */
+  const refusingAuth = () =>
+    vi.fn((_req: GuardedRequest): string | null => {
+      throw new Error('resolveUser must not run for health')
+    })
+
+  it("serves the scheduler's health under the prefix and path, outside the module guards, without resolveUser", async () => {
+    const { clock, store, binance, options } = fixture()
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const auth = refusingAuth()
+    const { call, scheduler } = await start(SyncfolioModule.forRoot({ ...options, resolveUser: auth }), {
+      prefix: 'api',
+    })
+    await clock.advanceUntil(() => binance.calls.length === 1 && scheduler.stats().sweeping === false)
+    // No session, and a request the module guard would refuse: a probe gets its answer all the same.
+    const health = await call('GET', '/api/syncfolio/health', { user: null, headers: { 'x-deny': '1' } })
+    expect(health.status).toBe(200)
+    expect(health.headers.get('cache-control')).toBe('no-store')
+    expect(health.json).toEqual(scheduler.health())
+    expect(health.json.exchanges.binance.lastSweepAt).not.toBeNull()
+    expect(health.text).not.toMatch(/alice|AK-nest|SK-nest/)
+    expect((await call('DELETE', '/api/syncfolio/health')).status).toBe(405)
+    expect(auth).not.toHaveBeenCalled()
+    // The guards still stand in front of every other route.
+    expect((await call('GET', '/api/syncfolio/connections', { headers: { 'x-deny': '1' } })).status).toBe(403)
+  })
+
+  it('answers 503 while the store fails and 200 once it answers again', async () => {
+    const clock = new FakeClock()
+    const store = new FailingStore()
+    const auth = refusingAuth()
+    const { call, scheduler } = await start(
+      SyncfolioModule.forRoot({ store, exchanges: [recordingAdapter('binance')], clock, resolveUser: auth }),
+    )
+    await scheduler.runOnce()
+    const failing = await call('GET', '/syncfolio/health', { user: null })
+    expect(failing.status).toBe(503)
+    expect(failing.json).toMatchObject({ ok: false, store: { ok: false } })
+    expect(failing.text).not.toContain('hunter2')
+    store.heal()
+    await scheduler.runOnce()
+    expect((await call('GET', '/syncfolio/health', { user: null })).status).toBe(200)
+    expect(auth).not.toHaveBeenCalled()
+  })
+})
+
+describe('SyncfolioHealthIndicator', () => {
+  it("answers terminus's up result with the scheduler's health, under syncfolio or the key given", async () => {
+    const { options } = fixture()
+    const { moduleRef } = await compile([SyncfolioModule.forRoot(options)])
+    const indicator = moduleRef.get(SyncfolioHealthIndicator)
+    const scheduler = moduleRef.get<SyncScheduler>(SYNCFOLIO_SCHEDULER)
+    expect(await indicator.isHealthy()).toEqual({ syncfolio: { status: 'up', ...scheduler.health() } })
+    expect(Object.keys(await indicator.isHealthy('balances'))).toEqual(['balances'])
+    await expect(indicator.isHealthy('')).rejects.toBeInstanceOf(InvalidOptionError)
+  })
+
+  it('throws what terminus takes for a down indicator (isHealthCheckError, causes) while the store fails', async () => {
+    const store = new FailingStore()
+    const { moduleRef } = await compile([
+      SyncfolioModule.forRoot({ store, exchanges: [recordingAdapter('binance')], clock: new FakeClock(), resolveUser }),
+    ])
+    const indicator = moduleRef.get(SyncfolioHealthIndicator)
+    const scheduler = moduleRef.get<SyncScheduler>(SYNCFOLIO_SCHEDULER)
+    await scheduler.runOnce()
+    const failure = await indicator.isHealthy().then(
+      () => null,
+      (error: unknown) => error,
+    )
+    expect(failure).toBeInstanceOf(SyncfolioHealthCheckError)
+    const error = failure as SyncfolioHealthCheckError
+    expect(error.isHealthCheckError).toBe(true)
+    expect(error.message).toContain('the store is failing')
+    expect(error.causes).toEqual({ syncfolio: { status: 'down', ...scheduler.health() } })
+    expect(error.causes.syncfolio?.store.lastError?.message).toContain('store.listDue')
+    expect(JSON.stringify(error.causes)).not.toContain('hunter2')
+    store.heal()
+    await scheduler.runOnce()
+    expect((await indicator.isHealthy()).syncfolio.status).toBe('up')
+  })
+
+  it('can be injected by a module that imports SyncfolioModule', async () => {
+    const { options } = fixture()
+    class ProbeService {
+      constructor(readonly syncfolio: SyncfolioHealthIndicator) {}
+    }
+    Injectable()(ProbeService)
+    Reflect.defineMetadata('design:paramtypes', [SyncfolioHealthIndicator], ProbeService)
+    class ProbeModule {}
+    Module({ imports: [SyncfolioModule.forRoot(options)], providers: [ProbeService] })(ProbeModule)
+    const moduleRef = await Test.createTestingModule({ imports: [ProbeModule] }).compile()
+    const probe = moduleRef.get(ProbeService)
+    expect(await probe.syncfolio.isHealthy()).toMatchObject({ syncfolio: { status: 'up', ok: true } })
+  })
+})
+
 describe('logging through Nest Logger', () => {
   it("logs the scheduler's errors, warnings and disabled connections, and the API's failures, without secrets", async () => {
     class FlakyStore extends MemoryStore {
@@ -510,14 +628,67 @@ describe('logging through Nest Logger', () => {
     const line = (level: LogEntry['level'], pattern: RegExp) =>
       lines.find((entry) => entry.level === level && pattern.test(entry.message))
     expect(line('error', /store\.listDue failed .*the database is down/)).toBeDefined()
-    expect(line('warn', /No rate limits are known for "sandbox"/)).toBeDefined()
+    // Once: the module's own listeners do not write the scheduler's lines a second time.
+    expect(lines.filter((entry) => /No rate limits are known for "sandbox"/.test(entry.message))).toHaveLength(1)
     expect(
-      line('warn', new RegExp(`Connection ${revoked.id} \\(binance\\) is out of the schedule .*: AUTH_FAILED`)),
+      line('warn', new RegExp(`Connection ${revoked.id} of binance is out of the schedule \\(AUTH_FAILED`)),
     ).toBeDefined()
     expect(line('error', /The HTTP API failed: the session store is down/)).toBeDefined()
     const everything = JSON.stringify(logger.entries)
     expect(everything).not.toContain(KEYS.apiKey)
     expect(everything).not.toContain(KEYS.secret)
+  })
+})
+
+describe("the scheduler's logger", () => {
+  /** An exchange that pauses itself for 5 s on the first call: a line only the scheduler's logger writes. */
+  function pausingFixture() {
+    let calls = 0
+    return fixture(() => {
+      calls++
+      if (calls === 1) throw new SyncError('RATE_LIMITED', '429', { retryAfterMs: 5_000, scope: 'exchange' })
+      return { balances: [BTC] }
+    })
+  }
+  const PAUSE_LINE = "binance is paused for 5 s at the exchange's request"
+
+  it("is Nest's Logger (context Syncfolio) when the options give none", async () => {
+    const { store, options } = pausingFixture()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const { scheduler, logger } = await start(SyncfolioModule.forRoot({ ...options, role: 'api' }))
+    await scheduler.syncNow(connection.id)
+    const pauses = logger.entries.filter((entry) => entry.message === PAUSE_LINE)
+    expect(pauses).toEqual([{ level: 'warn', message: PAUSE_LINE, context: 'Syncfolio', extra: [] }])
+  })
+
+  it("fits Nest's Logger to a scheduler built outside the module, info as Nest's log", async () => {
+    const nest = new CapturingLogger()
+    const store = new MemoryStore()
+    const binance = recordingAdapter('binance', () => {
+      throw new SyncError('RATE_LIMITED', '429', { retryAfterMs: 5_000, scope: 'exchange' })
+    })
+    const scheduler = new SyncScheduler({ store, exchanges: [binance], logger: nestSchedulerLogger(nest) })
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    await scheduler.syncNow(connection.id)
+    expect(nest.entries).toContainEqual({ level: 'warn', message: PAUSE_LINE, context: undefined, extra: [] })
+    nestSchedulerLogger(nest).info('hello')
+    expect(nest.entries.at(-1)).toMatchObject({ level: 'log', message: 'hello' })
+  })
+
+  it('is the logger in the options when they give one, and Nest then gets none of its lines', async () => {
+    const { store, options } = pausingFixture()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const lines: Array<[string, string]> = []
+    const own: SchedulerLogger = {
+      debug: (message) => lines.push(['debug', message]),
+      info: (message) => lines.push(['info', message]),
+      warn: (message) => lines.push(['warn', message]),
+      error: (message) => lines.push(['error', message]),
+    }
+    const { scheduler, logger } = await start(SyncfolioModule.forRoot({ ...options, role: 'api', logger: own }))
+    await scheduler.syncNow(connection.id)
+    expect(lines).toContainEqual(['warn', PAUSE_LINE])
+    expect(logger.entries.map((entry) => entry.message)).not.toContain(PAUSE_LINE)
   })
 })
 
