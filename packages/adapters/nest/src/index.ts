@@ -1,8 +1,11 @@
 export { nestSchedulerLogger } from './nestSchedulerLogger.js'
 export type {
+  SyncfolioBuiltSchedulerOptions,
+  SyncfolioGivenSchedulerOptions,
   SyncfolioHttpOptions,
   SyncfolioModuleAsyncOptions,
   SyncfolioModuleOptions,
+  SyncfolioOwnRuntimeOptions,
   SyncfolioRole,
   SyncfolioRuntimeOptions,
   SyncfolioStaticOptions,

@@ -2,8 +2,11 @@ import type { CanActivate, FactoryProvider, ModuleMetadata, Type } from '@nestjs
 import {
   InvalidOptionError,
   type ResolveUser,
+  type Scheduler,
   type SyncHandlerOptions,
+  SyncScheduler,
   type SyncSchedulerOptions,
+  type SyncStore,
 } from '@syncfolio/core'
 import { z } from 'zod'
 
@@ -52,12 +55,8 @@ export interface SyncfolioStaticOptions {
   global?: boolean
 }
 
-/**
- * Options the module needs at run time, which `forRootAsync`'s factory may compute: the `SyncScheduler`'s own
- * options (`store`, `exchanges`, `intervalMs`, `concurrency`, `limits`, `timeoutMs`, `backoff`, `clock`...), the
- * HTTP API's limits, and `resolveUser`.
- */
-export interface SyncfolioRuntimeOptions<TRequest = unknown> extends SyncSchedulerOptions, SyncfolioHttpOptions {
+/** Run-time options of the module itself, whichever scheduler it runs. */
+export interface SyncfolioOwnRuntimeOptions<TRequest = unknown> extends SyncfolioHttpOptions {
   /**
    * Who is asking, read from the platform's own request (Express `Request`, Fastify `FastifyRequest`) after your
    * guards ran: `(req: AuthedRequest) => req.user?.id ?? null`. Null, undefined or `''` answers 401. May be async.
@@ -72,9 +71,35 @@ export interface SyncfolioRuntimeOptions<TRequest = unknown> extends SyncSchedul
   shutdownTimeoutMs?: number
 }
 
-export interface SyncfolioModuleOptions<TRequest = unknown>
-  extends SyncfolioStaticOptions,
-    SyncfolioRuntimeOptions<TRequest> {}
+/** The module builds its `SyncScheduler` from these options. */
+export interface SyncfolioBuiltSchedulerOptions<TRequest = unknown>
+  extends SyncSchedulerOptions,
+    SyncfolioOwnRuntimeOptions<TRequest> {
+  scheduler?: undefined
+}
+
+/** The module runs a scheduler you built, e.g. a `BullmqScheduler`; the API reads connections from `store`. */
+export type SyncfolioGivenSchedulerOptions<TRequest = unknown> = SyncfolioOwnRuntimeOptions<TRequest> & {
+  /**
+   * A scheduler you built instead of the `SyncScheduler` the module builds: a `BullmqScheduler`
+   * (`@syncfolio/bullmq`) runs the schedule across processes. The module starts it on bootstrap and stops it on
+   * shutdown; its own options (its `role` included) say what it runs.
+   */
+  scheduler: Scheduler
+  /** The store the scheduler syncs; the HTTP API reads the user's connections from it. */
+  store: SyncStore
+} & { [K in Exclude<keyof SyncSchedulerOptions, 'store'>]?: never }
+
+/**
+ * Options the module needs at run time, which `forRootAsync`'s factory may compute: either the `SyncScheduler`'s
+ * own options (`store`, `exchanges`, `intervalMs`, `concurrency`, `limits`, `timeoutMs`, `backoff`, `clock`...), or
+ * a `scheduler` you built with its `store`; and the HTTP API's limits and `resolveUser`.
+ */
+export type SyncfolioRuntimeOptions<TRequest = unknown> =
+  | SyncfolioBuiltSchedulerOptions<TRequest>
+  | SyncfolioGivenSchedulerOptions<TRequest>
+
+export type SyncfolioModuleOptions<TRequest = unknown> = SyncfolioStaticOptions & SyncfolioRuntimeOptions<TRequest>
 
 export interface SyncfolioModuleAsyncOptions<TRequest = unknown> extends SyncfolioStaticOptions {
   /** Modules whose exported providers `inject` names (a config module, a database module). @default [] */
@@ -95,6 +120,8 @@ export interface ResolvedStaticOptions {
 
 export interface ResolvedRuntimeOptions {
   scheduler: SyncSchedulerOptions
+  /** The scheduler the options gave, or null: the module builds a `SyncScheduler` from `scheduler`. */
+  given: Scheduler | null
   http: SyncfolioHttpOptions
   /** Null only for the `scheduler` role, which serves no routes. */
   resolveUser: ResolveUser<unknown> | null
@@ -130,7 +157,7 @@ const HTTP_KEYS: Record<keyof SyncfolioHttpOptions, true> = {
   heartbeatMs: true,
 }
 const STATIC_KEYS: Record<keyof SyncfolioStaticOptions, true> = { path: true, role: true, guards: true, global: true }
-const OWN_RUNTIME_KEYS = { resolveUser: true, shutdownTimeoutMs: true } as const
+const OWN_RUNTIME_KEYS = { resolveUser: true, shutdownTimeoutMs: true, scheduler: true } as const
 const ASYNC_KEYS = { imports: true, inject: true, useFactory: true } as const
 
 const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function')
@@ -156,9 +183,30 @@ const staticSchema = z.strictObject({
   global: z.boolean(),
 })
 
+const SCHEDULER_METHODS = [
+  'start',
+  'stop',
+  'syncNow',
+  'verifyCredentials',
+  'markActive',
+  'on',
+  'off',
+  'health',
+  'stats',
+]
+
 const runtimeSchema = z.object({
   resolveUser: fn.optional(),
   shutdownTimeoutMs: z.number().int().nonnegative(),
+  scheduler: z
+    .custom<Scheduler>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        SCHEDULER_METHODS.every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
+      `expected a scheduler (a SyncScheduler or a BullmqScheduler) with ${SCHEDULER_METHODS.join(', ')}`,
+    )
+    .optional(),
 })
 
 /** `forRoot` and `forRootAsync`: the options that shape the module, with defaults, validated. */
@@ -234,11 +282,32 @@ export function resolveRuntimeOptions(
     const problem = `is required to serve the HTTP API (role "${role}"): return the user id from your request`
     throw new InvalidOptionError(OWNER, 'resolveUser', problem, undefined)
   }
+  const given = parsed.data.scheduler ?? null
+  if (given !== null) checkGivenScheduler(given, scheduler, role)
   return {
     scheduler: scheduler as unknown as SyncSchedulerOptions,
+    given,
     http: stripUndefined(http) as SyncfolioHttpOptions,
     resolveUser,
     shutdownTimeoutMs: parsed.data.shutdownTimeoutMs,
+  }
+}
+
+/** A scheduler the options gave comes with its store and nothing else of a scheduler's own options. */
+function checkGivenScheduler(given: Scheduler, options: Record<string, unknown>, role: SyncfolioRole): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (key === 'store' || value === undefined) continue
+    throw new InvalidOptionError(OWNER, key, 'belongs to the scheduler given in `scheduler`: set it there', value)
+  }
+  const store = options.store as SyncStore | undefined
+  if (store === undefined || typeof store !== 'object' || store === null) {
+    const problem = 'is required with `scheduler`: the HTTP API reads the connections from it'
+    throw new InvalidOptionError(OWNER, 'store', problem, store)
+  }
+  if (role === 'api' && given instanceof SyncScheduler) {
+    const problem =
+      'role "api" never runs the schedule, and the module starts a given scheduler: leave `scheduler` out (the module builds one it never starts), or give a BullmqScheduler with role "api"'
+    throw new InvalidOptionError(OWNER, 'scheduler', problem, 'SyncScheduler')
   }
 }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common'
-import { InvalidOptionError, type SchedulerHealth, type SyncScheduler } from '@syncfolio/core'
+import { InvalidOptionError, type Scheduler, type SchedulerHealth } from '@syncfolio/core'
 import { SYNCFOLIO_SCHEDULER } from './tokens.js'
 
 /** What `isHealthy` answers for one key: terminus's `HealthIndicatorResult` with the scheduler's health inside. */
@@ -35,9 +35,9 @@ export class SyncfolioHealthCheckError extends Error {
  * ```
  */
 export class SyncfolioHealthIndicator {
-  readonly #scheduler: SyncScheduler
+  readonly #scheduler: Scheduler
 
-  constructor(scheduler: SyncScheduler) {
+  constructor(scheduler: Scheduler) {
     this.#scheduler = scheduler
   }
 

@@ -90,8 +90,10 @@ function build(
       ...optionProviders,
       {
         provide: SYNCFOLIO_SCHEDULER,
-        // The scheduler writes to Nest's log unless the options name another logger.
+        // A scheduler the options gave (a BullmqScheduler), else one built here, writing to Nest's log unless the
+        // options name another logger.
         useFactory: (runtime: ResolvedRuntimeOptions) =>
+          runtime.given ??
           new SyncScheduler({
             ...runtime.scheduler,
             logger: runtime.scheduler.logger ?? nestSchedulerLogger(new Logger('Syncfolio')),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
-import { SyncError, type SyncHandler, type SyncHandlerScheduler, type SyncScheduler } from '@syncfolio/core'
+import { type Scheduler, SyncError, type SyncHandler, type SyncHandlerScheduler } from '@syncfolio/core'
 import { isEventStream, problemResponse, sendFetchResponse, toFetchRequest } from '@syncfolio/core/node'
 import { createNamedSyncHandler } from '@syncfolio/core/runner'
 import type { ResolvedRuntimeOptions, ResolvedStaticOptions } from './options.js'
@@ -18,7 +18,7 @@ interface HijackableReply {
  */
 export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly #logger = new Logger('Syncfolio')
-  readonly #scheduler: SyncScheduler
+  readonly #scheduler: Scheduler
   readonly #static: ResolvedStaticOptions
   readonly #runtime: ResolvedRuntimeOptions
   readonly #handler: SyncHandler | null
@@ -29,7 +29,7 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
   #closing = false
   #streamsEnded = false
 
-  constructor(scheduler: SyncScheduler, staticOptions: ResolvedStaticOptions, runtimeOptions: ResolvedRuntimeOptions) {
+  constructor(scheduler: Scheduler, staticOptions: ResolvedStaticOptions, runtimeOptions: ResolvedRuntimeOptions) {
     this.#scheduler = scheduler
     this.#static = staticOptions
     this.#runtime = runtimeOptions
@@ -39,7 +39,8 @@ export class SyncfolioRuntime implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     const exchanges = this.#scheduler.exchanges.join(', ')
-    if (this.#static.role === 'api') {
+    // A given scheduler is always started: its own role (a BullmqScheduler's `api`) says what starting runs.
+    if (this.#static.role === 'api' && this.#runtime.given === null) {
       this.#logger.log(`Serving the API for ${exchanges}; the schedule runs elsewhere (role "api")`)
       return
     }

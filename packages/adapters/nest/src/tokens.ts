@@ -2,13 +2,16 @@ import { Inject } from '@nestjs/common'
 
 // Symbol.for: one token per name even when the package is loaded twice (its ESM and CommonJS builds).
 
-/** Injection token of the module's `SyncScheduler`: `@Inject(SYNCFOLIO_SCHEDULER) scheduler: SyncScheduler`. */
+/**
+ * Injection token of the module's scheduler (the `SyncScheduler` it built, or the `scheduler` option):
+ * `@Inject(SYNCFOLIO_SCHEDULER) scheduler: Scheduler`.
+ */
 export const SYNCFOLIO_SCHEDULER = Symbol.for('@syncfolio/nest:scheduler')
 
 /** Injection token of the module's `SyncStore` (the `store` option): `@Inject(SYNCFOLIO_STORE) store: SyncStore`. */
 export const SYNCFOLIO_STORE = Symbol.for('@syncfolio/nest:store')
 
-/** Injects the module's `SyncScheduler`; the same as `@Inject(SYNCFOLIO_SCHEDULER)`. */
+/** Injects the module's scheduler; the same as `@Inject(SYNCFOLIO_SCHEDULER)`. */
 export function InjectScheduler(): PropertyDecorator & ParameterDecorator {
   return Inject(SYNCFOLIO_SCHEDULER)
 }

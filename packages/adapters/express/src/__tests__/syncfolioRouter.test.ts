@@ -6,9 +6,11 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BullmqScheduler } from '@syncfolio/bullmq'
 import { InvalidOptionError, MemoryStore, SyncError, SyncScheduler } from '@syncfolio/core'
 import { createSyncClient, type SyncEvent } from '@syncfolio/core/client'
 import { FakeClock, recordingAdapter } from '@syncfolio/testing'
+import { startRedis } from '@syncfolio/testing/services'
 import type { default as createExpressApp, Express, Request as ExpressRequest, RequestHandler } from 'express'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type SyncfolioRouterOptions, syncfolioRouter } from '../index.js'
@@ -589,6 +591,62 @@ describe('syncfolioRouter for a UI on another origin', () => {
     } finally {
       await vite.close()
       rmSync(root, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('syncfolioRouter over a BullmqScheduler', () => {
+  it('serves a manual sync that a worker of the cluster runs, and the sync events with the worker named', async () => {
+    // Throws (never skips) without a redis-server.
+    const redis = await startRedis()
+    const store = new MemoryStore()
+    const binance = recordingAdapter('binance', () => ({
+      balances: [{ asset: 'ETH', free: '2', used: '0', total: '2' }],
+    }))
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    // Synced a moment ago: only the manual sync below runs it.
+    const now = Date.now()
+    await store.recordSuccess(connection.id, {
+      balances: [],
+      startedAt: now - 1,
+      finishedAt: now,
+      nextSyncAt: now + 3_600_000,
+    })
+    const options = { redis: { host: redis.host, port: redis.port }, prefix: 'express-cluster', store }
+    const exchanges = [binance]
+    const limits = { binance: { budgets: [] } }
+    const worker = new BullmqScheduler({ ...options, exchanges, limits, role: 'worker', workerId: 'worker-a' })
+    const api = new BullmqScheduler({ ...options, exchanges, limits, role: 'api', workerId: 'api-1' })
+    try {
+      worker.start()
+      api.start()
+      const { base } = await setup({ router: { scheduler: api, store } })
+      const client = createSyncClient({ baseUrl: base, headers: { 'x-user': 'alice' } })
+      const on = vi.spyOn(api, 'on')
+      const controller = new AbortController()
+      const events: SyncEvent[] = []
+      const done = (async () => {
+        for await (const event of client.events({ signal: controller.signal })) {
+          events.push(event)
+          if (event.type === 'sync:success') controller.abort()
+        }
+      })()
+      // Sync once the server has subscribed the stream, so the event cannot pass before it.
+      await vi.waitFor(() => expect(on).toHaveBeenCalledTimes(4))
+      const response = await fetch(`${base}/connections/${connection.id}/sync`, {
+        method: 'POST',
+        headers: { 'x-user': 'alice' },
+      })
+      expect(response.status).toBe(200)
+      expect(await response.json()).toMatchObject({ outcome: 'success', balances: [{ asset: 'ETH', total: '2' }] })
+      expect(binance.calls).toHaveLength(1)
+      await done
+      expect(events.filter((event) => event.type !== 'sync:start')).toEqual([
+        expect.objectContaining({ type: 'sync:success', connectionId: connection.id, worker: 'worker-a' }),
+      ])
+    } finally {
+      await Promise.all([worker.stop({ timeoutMs: 1_000 }), api.stop({ timeoutMs: 1_000 })])
+      await redis.stop()
     }
   })
 })
