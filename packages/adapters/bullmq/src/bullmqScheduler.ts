@@ -261,20 +261,33 @@ export class BullmqScheduler implements Scheduler {
     if (pausedUntil > now + core.timeoutMs)
       return failed(connectionId, pausedError(connection.exchange, pausedUntil - now))
     const waiter = this.#wait(connectionId)
-    try {
-      // Events of this sync must not pass before this process listens.
-      await link.subscribed
-      await this.#request(queue, connection, 'manual', now)
-    } catch (error) {
-      this.#events.error(`Could not queue a sync of connection ${connectionId}`, error)
-      settleWaiter(
-        this.#waiters,
-        connectionId,
-        waiter,
-        failed(connectionId, new SyncError('UNKNOWN', 'Could not queue the sync.')),
-      )
-    }
+    this.#requestManual(link, queue, connection, now, waiter)
     return waiter.promise
+  }
+
+  /**
+   * Queues a manual sync for `waiter`. Redis commands wait while Redis is away (BullMQ needs them to), so a Redis
+   * that does not take the request within `timeoutMs` answers the waiter now; the request may still land later.
+   */
+  #requestManual(link: ClusterLink, queue: Queue<SyncJobData>, connection: Connection, now: number, waiter: Waiter) {
+    const { timeoutMs } = this.#options.core
+    const connectionId = connection.id
+    const giveUp = (message: string) =>
+      settleWaiter(this.#waiters, connectionId, waiter, failed(connectionId, new SyncError('UNKNOWN', message)))
+    // Events of this sync must not pass before this process listens.
+    const requested = link.subscribed.then(() => this.#request(queue, connection, 'manual', now))
+    requested.catch((error: unknown) => {
+      this.#events.error(`Could not queue a sync of connection ${connectionId}`, error)
+      giveUp('Could not queue the sync.')
+    })
+    void within(requested, timeoutMs).then((inTime) => {
+      if (inTime || this.#waiters.get(connectionId) !== waiter) return
+      this.#events.error(
+        `Could not queue a sync of connection ${connectionId}`,
+        new Error(`Redis did not answer within ${timeoutMs} ms`),
+      )
+      giveUp(`Redis did not take the sync request within ${timeoutMs} ms; try again later.`)
+    })
   }
 
   /** The user is looking now: their due connections are queued first, on whichever worker takes them. */
@@ -853,13 +866,17 @@ function settleWaiter(waiters: Map<string, Waiter>, connectionId: string, waiter
   waiter.resolve(outcome)
 }
 
-/** True when `promise` settles within `ms`. */
+/** True when `promise` settles (resolves or rejects) within `ms`; never rejects. */
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), Math.max(0, ms))
   })
-  return Promise.race([promise.then(() => true), deadline]).finally(() => clearTimeout(timer))
+  const settled = promise.then(
+    () => true,
+    () => true,
+  )
+  return Promise.race([settled, deadline]).finally(() => clearTimeout(timer))
 }
 
 /** A job that moved on (taken by a worker, finished) between two calls is not an error. */

@@ -103,11 +103,16 @@ async function notDue(store: MemoryStore, userId = 'alice', exchange = 'binance'
   return connection
 }
 
-/** A TCP proxy to the test's Redis; `cut()` drops every socket and refuses new ones, as a killed process would. */
+/**
+ * A TCP proxy to the test's Redis; `cut()` drops every socket and refuses new ones, as a killed process (or a Redis
+ * gone away) would, and `restore()` lets new ones through again. `accepted` counts the sockets it was offered.
+ */
 async function redisProxy() {
   const sockets: Socket[] = []
   let open = true
+  let accepted = 0
   const proxy: Server = createServer((socket) => {
+    accepted++
     if (!open) return socket.destroy()
     const upstream = new Socket()
     upstream.connect(server.port, server.host)
@@ -119,9 +124,15 @@ async function redisProxy() {
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   return {
     port: (proxy.address() as { port: number }).port,
+    get accepted() {
+      return accepted
+    },
     cut() {
       open = false
-      for (const socket of sockets) socket.destroy()
+      for (const socket of sockets.splice(0)) socket.destroy()
+    },
+    restore() {
+      open = true
     },
     close: () => new Promise((resolve) => proxy.close(resolve)),
   }
@@ -551,5 +562,38 @@ describe('BullmqScheduler', () => {
     expect(await scheduler.syncNow(connection.id)).toMatchObject({ ok: true })
     await scheduler.stop()
     expect(await host.ping()).toBe('PONG')
+  })
+})
+
+describe('BullmqScheduler when Redis fails', () => {
+  it('answers syncNow while Redis is gone, and syncs again once it is back', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const adapter = clusterAdapter('binance')
+    const proxy = await redisProxy()
+    const scheduler = processOf({
+      prefix,
+      store,
+      exchanges: [adapter.forProcess('w')],
+      redis: { host: '127.0.0.1', port: proxy.port },
+      timeoutMs: 500,
+    })
+    const errors = collect(scheduler, 'error')
+    const sweeps = collect(scheduler, 'sweep:end')
+    scheduler.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    proxy.cut()
+    const outcome = await scheduler.syncNow(connection.id)
+    expect(outcome).toMatchObject({ ok: false, connectionId: connection.id, error: { code: 'UNKNOWN' } })
+    if (outcome.ok) return
+    expect(outcome.error).toBeInstanceOf(SyncError)
+    expect(outcome.error.message).toContain('Redis did not take the sync request within 500 ms')
+    expect(errors.length).toBeGreaterThan(0)
+    proxy.restore()
+    // The worker reconnects on its own: the next request runs.
+    expect(await scheduler.syncNow(connection.id)).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    await scheduler.stop()
+    await proxy.close()
   })
 })
