@@ -29,19 +29,10 @@ import {
 import { DelayedError, type Job, Queue, Worker } from 'bullmq'
 import { Redis, type RedisOptions } from 'ioredis'
 import { CLUSTER_EVENTS, type ClusterMessage, decodeMessage, encodeMessage } from './clusterEvents.js'
+import { parseJobData, type SyncJobData } from './jobData.js'
 import { SCAN_QUEUE, SCAN_SCHEDULER, syncJobId, syncQueueName } from './jobIds.js'
 import { RedisLimiter } from './limiter/index.js'
 import { type BullmqSchedulerOptions, type ResolvedBullmqOptions, resolveBullmqOptions } from './options.js'
-
-/** What a sync job carries; the connection itself is read afresh when the job runs. */
-interface SyncJobData {
-  connectionId: string
-  trigger: Trigger
-  /** The `nextSyncAt` the scan saw (or when it was requested): a job whose connection moved past it is done. */
-  dueAt: number
-  /** Manual jobs: answered RATE_LIMITED at once when a pause or budget would keep them waiting past this. */
-  waitUntil?: number
-}
 
 /** What this process opened for one start: closed again by `stop()`. */
 interface ClusterLink {
@@ -109,6 +100,9 @@ export class BullmqScheduler implements Scheduler {
   /** Exchange -> end of the cluster's last scan of it, from `sweep:end` events. */
   readonly #lastSweepAt = new Map<string, number>()
   #scanning = 0
+  /** Messages on the channel that were not ours, since the last `error` event that said so. */
+  #ignoredCount = 0
+  #ignoredReportedAt = Number.NEGATIVE_INFINITY
   #startedAt: number | null = null
   #unwarned: Set<string>
   readonly #unsupportedWarned = new Set<string>()
@@ -662,7 +656,16 @@ export class BullmqScheduler implements Scheduler {
 
   /** Null: it ran; undefined: it is done without running; a number: run it again from then. */
   async #handle(job: Job<SyncJobData>, generation: number): Promise<number | null | undefined> {
-    const { connectionId, trigger, dueAt, waitUntil } = job.data
+    const parsed = parseJobData(job.data)
+    if (!parsed.ok) {
+      // Not a job of ours: dropped (it is removed like any finished job), never run with garbage.
+      this.#events.error(
+        `Dropped job ${job.id} of ${job.queueName}`,
+        new Error(`its data is not a sync job's: ${parsed.reason}`),
+      )
+      return undefined
+    }
+    const { connectionId, trigger, dueAt, waitUntil } = parsed.data
     const { core } = this.#options
     if (!this.#lifecycle.mayStart(generation)) return Date.now()
     let connection: Connection | null
@@ -770,8 +773,31 @@ export class BullmqScheduler implements Scheduler {
   }
 
   #received(text: string): void {
-    const message = decodeMessage(text)
-    if (!message) return
+    try {
+      const decoded = decodeMessage(text)
+      if (decoded.ok) this.#take(decoded.message)
+      else this.#ignored(decoded.reason)
+    } catch (error) {
+      // A listener of ours that throws must not reach ioredis's event loop.
+      this.#events.error('A cluster event could not be handled', error)
+    }
+  }
+
+  /** Says that the channel carries messages that are not ours: once, then at most once an interval. */
+  #ignored(reason: string): void {
+    const now = Date.now()
+    this.#ignoredCount++
+    if (now - this.#ignoredReportedAt < this.#options.core.intervalMs) return
+    this.#ignoredReportedAt = now
+    const count = this.#ignoredCount
+    this.#ignoredCount = 0
+    this.#events.error(
+      `Ignored ${count} message(s) on ${this.#channel} that are not syncfolio cluster events (the last: ${reason.slice(0, 200)})`,
+      new Error('another version, or another writer, publishes on this prefix'),
+    )
+  }
+
+  #take(message: ClusterMessage): void {
     if (message.kind === 'refused') {
       this.#answer(message.connectionId, failed(message.connectionId, message.error))
       return
@@ -779,7 +805,8 @@ export class BullmqScheduler implements Scheduler {
     const { name, payload } = message
     if (name === 'sweep:end') {
       const report = payload as Parameters<SyncSchedulerEvents['sweep:end']>[0]
-      this.#lastSweepAt.set(report.exchange, report.finishedAt)
+      // Only the exchanges this process knows: the map must not grow with whatever the channel names.
+      if (this.#options.core.exchanges.has(report.exchange)) this.#lastSweepAt.set(report.exchange, report.finishedAt)
     } else if (name === 'sync:success') {
       const event = payload as Parameters<SyncSchedulerEvents['sync:success']>[0]
       this.#answer(event.connectionId, { ok: true, connectionId: event.connectionId, balances: event.balances })

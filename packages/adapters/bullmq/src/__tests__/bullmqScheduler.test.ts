@@ -14,6 +14,7 @@ import {
 } from '@syncfolio/core'
 import { deferred } from '@syncfolio/testing'
 import { type RedisServer, startRedis } from '@syncfolio/testing/services'
+import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { BullmqScheduler, type BullmqSchedulerOptions } from '../index.js'
@@ -595,5 +596,94 @@ describe('BullmqScheduler when Redis fails', () => {
     expect(await scheduler.syncNow(connection.id)).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
     await scheduler.stop()
     await proxy.close()
+  })
+
+  it('takes only well-formed messages from the event channel and well-formed jobs from the queues', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const gate = deferred<void>()
+    const adapter = clusterAdapter('binance', async () => {
+      await gate.promise
+      return { balances: BTC }
+    })
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    const worker = processOf({ prefix, store, exchanges: [adapter.forProcess('w')], role: 'worker' })
+    const starts = collect(api, 'sync:start')
+    const successes = collect(api, 'sync:success')
+    const failures = collect(api, 'sync:failure')
+    const sweeps = collect(api, 'sweep:end')
+    const limits = collect(api, 'ratelimit')
+    const errors = collect(api, 'error')
+    const workerErrors = collect(worker, 'error')
+    api.start()
+    worker.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    const outcome = api.syncNow(connection.id)
+    await until(() => adapter.calls.length === 1, 'the sync to start')
+
+    // Anyone with Redis access: another version, a stray script, a hostile writer, a truncated message.
+    const hostile = new Redis({ host: server.host, port: server.port })
+    clients.push(hostile)
+    const base = { connectionId: connection.id, userId: 'alice', exchange: 'binance', trigger: 'manual' }
+    const times = { startedAt: 1, finishedAt: 2 }
+    const garbage = [
+      'not json',
+      '{"kind":"event","name":"sync:success","payload":{"connectionId":',
+      'null',
+      '[]',
+      { kind: 'event', name: 'sync:success', payload: {} },
+      { kind: 'event', name: 'sync:success', payload: { ...base, ...times, balances: 'lots', nextSyncAt: 3 } },
+      {
+        kind: 'event',
+        name: 'sync:success',
+        payload: { ...base, ...times, balances: [{ asset: 'BTC', free: 1e21, used: '0', total: '0' }], nextSyncAt: 3 },
+      },
+      { kind: 'event', name: 'sync:failure', payload: { ...base, ...times, nextSyncAt: null, disabled: false } },
+      {
+        kind: 'event',
+        name: 'sync:failure',
+        payload: {
+          ...base,
+          ...times,
+          error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: 'soon' },
+          nextSyncAt: null,
+          disabled: false,
+        },
+      },
+      { kind: 'refused', connectionId: connection.id, error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: -5 } },
+      { kind: 'refused', connectionId: connection.id },
+      {
+        kind: 'event',
+        name: 'sweep:end',
+        payload: { exchange: 'binance', attempted: 1, ...times, finishedAt: 'never' },
+      },
+      { kind: 'event', name: 'ratelimit', payload: { exchange: 'binance', scope: 'everyone', key: 'k', waitMs: 5 } },
+      { kind: 'event', name: 'error', payload: { message: 'boom' } },
+    ]
+    for (const message of garbage) {
+      await hostile.publish(`${prefix}:events`, typeof message === 'string' ? message : JSON.stringify(message))
+    }
+    // Jobs that are no sync job of ours are dropped, never run.
+    const queue = new Queue('sync-binance', { connection: hostile, prefix })
+    const bad = [{ connectionId: connection.id, trigger: 'bogus', dueAt: 'x' }, null, { connectionId: 42 }]
+    for (const data of bad) await queue.add('sync', data, { removeOnComplete: true, removeOnFail: true })
+    await until(() => workerErrors.filter((error) => error.message.includes('Dropped job')).length === 3, 'the drops')
+    await queue.close()
+
+    gate.resolve()
+    expect(await outcome).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    await until(() => successes.length === 1, 'the real event')
+    expect(successes).toEqual([expect.objectContaining({ ...base, balances: BTC, worker: expect.any(String) })])
+    expect(starts).toEqual([expect.objectContaining({ ...base, worker: expect.any(String) })])
+    expect(failures).toEqual([])
+    expect(limits).toEqual([])
+    expect(sweeps.every((sweep) => typeof sweep.finishedAt === 'number')).toBe(true)
+    expect(typeof api.health().exchanges.binance?.lastSweepAt).toBe('number')
+    expect(adapter.calls).toHaveLength(1)
+    // Said once per interval, naming what was wrong, never thrown.
+    const ignored = errors.filter((error) => error.message.includes('not syncfolio cluster events'))
+    expect(ignored).toHaveLength(1)
+    expect(ignored[0]?.message).toContain('not JSON')
   })
 })
