@@ -468,7 +468,7 @@ export class BullmqScheduler implements Scheduler {
       worker.on('error', (error: Error) => this.#events.error(`Worker of ${exchange}`, error))
       link.workers.push(worker)
     }
-    const scanner = new Worker(SCAN_QUEUE, () => this.#scan(link), { ...common, concurrency: 1 })
+    const scanner = new Worker(SCAN_QUEUE, (job) => this.#scan(link, job), { ...common, concurrency: 1 })
     scanner.on('error', (error: Error) => this.#events.error('Scan worker', error))
     link.workers.push(scanner)
     link.scanQueue
@@ -531,9 +531,11 @@ export class BullmqScheduler implements Scheduler {
   /**
    * One scan for the whole cluster: pages each exchange's connections due before the next scan out of the store
    * and adds a job per connection, delayed until it is due (so starts spread over the interval). A connection
-   * queued or running already keeps its one job.
+   * queued or running already keeps its one job. Scans never overlap: the Job Scheduler hands out the next scan
+   * when one starts, so a scan that outlasts the interval would meet the next on another worker; that one yields.
    */
-  async #scan(link: ClusterLink): Promise<void> {
+  async #scan(link: ClusterLink, job: Job): Promise<void> {
+    if (await this.#olderScanRuns(link, job)) return
     this.#scanning++
     try {
       const startedAt = Date.now()
@@ -543,6 +545,17 @@ export class BullmqScheduler implements Scheduler {
       await this.#scanOrphans(startedAt)
     } finally {
       this.#scanning--
+    }
+  }
+
+  /** True when an older scan is still running somewhere in the cluster (or Redis cannot say): this one yields. */
+  async #olderScanRuns(link: ClusterLink, job: Job): Promise<boolean> {
+    try {
+      const active = await link.scanQueue.getActive()
+      return active.some((other) => other.id !== job.id && isOlder(other, job))
+    } catch (error) {
+      this.#events.error('Could not see whether another scan runs; this one is skipped', error)
+      return true
     }
   }
 
@@ -904,6 +917,12 @@ function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
     () => true,
   )
   return Promise.race([settled, deadline]).finally(() => clearTimeout(timer))
+}
+
+/** Created first (the id breaks a tie): of two scans running at once, the older one goes on. */
+function isOlder(job: Job, than: Job): boolean {
+  if (job.timestamp !== than.timestamp) return job.timestamp < than.timestamp
+  return String(job.id) < String(than.id)
 }
 
 /** A job that moved on (taken by a worker, finished) between two calls is not an error. */

@@ -687,3 +687,38 @@ describe('BullmqScheduler when Redis fails', () => {
     expect(ignored[0]?.message).toContain('not JSON')
   })
 })
+
+describe('BullmqScheduler scans', () => {
+  it('never overlaps two scans, even when one takes longer than the interval', async () => {
+    const prefix = newPrefix()
+    let reading = 0
+    let mostAtOnce = 0
+    let reads = 0
+    /** A store whose due pages take two intervals to come. */
+    class SlowStore extends MemoryStore {
+      override async listDue(...args: Parameters<MemoryStore['listDue']>) {
+        reads++
+        mostAtOnce = Math.max(mostAtOnce, ++reading)
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2 * intervalMs))
+          return await super.listDue(...args)
+        } finally {
+          reading--
+        }
+      }
+    }
+    const intervalMs = 150
+    const store = new SlowStore()
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const adapter = clusterAdapter('binance')
+    const options = { prefix, store, intervalMs, storeTimeoutMs: 5_000, role: 'worker' as const }
+    const processes = ['a', 'b', 'c'].map((name) => processOf({ ...options, exchanges: [adapter.forProcess(name)] }))
+    const sweeps = collect(processes[0] as BullmqScheduler, 'sweep:end')
+    for (const process of processes) process.start()
+    await until(() => sweeps.length >= 2, 'two scans')
+    // Each scan reads one page of binance and then one of the orphans.
+    expect(mostAtOnce).toBe(1)
+    expect(reads).toBeGreaterThanOrEqual(3)
+    expect(adapter.maxPerConnection).toBe(1)
+  })
+})
