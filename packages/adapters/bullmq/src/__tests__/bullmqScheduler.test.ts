@@ -688,6 +688,36 @@ describe('BullmqScheduler when Redis fails', () => {
   })
 })
 
+describe('BullmqScheduler stopping while Redis is gone', () => {
+  it('stop() resolves and leaves no connection trying to reach Redis', async () => {
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const never = deferred<FetchBalancesResult>()
+    const adapter = clusterAdapter('binance', () => never.promise)
+    const proxy = await redisProxy()
+    const scheduler = processOf({
+      prefix: newPrefix(),
+      store,
+      exchanges: [adapter.forProcess('w')],
+      redis: { host: '127.0.0.1', port: proxy.port },
+      timeoutMs: 500,
+    })
+    const sweeps = collect(scheduler, 'sweep:end')
+    scheduler.on('error', () => {})
+    scheduler.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    void scheduler.syncNow(connection.id)
+    await until(() => adapter.calls.length === 1, 'a sync in flight')
+    proxy.cut()
+    await scheduler.stop({ timeoutMs: 50 })
+    const attempts = proxy.accepted
+    // ioredis retries after 50 ms, 100 ms, ...: a connection left open would knock within a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(proxy.accepted).toBe(attempts)
+    await proxy.close()
+  })
+})
+
 describe('BullmqScheduler scans', () => {
   it('never overlaps two scans, even when one takes longer than the interval', async () => {
     const prefix = newPrefix()
