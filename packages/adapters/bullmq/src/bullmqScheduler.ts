@@ -46,6 +46,25 @@ interface ClusterLink {
   readonly limiter: SyncLimiter
 }
 
+/** The cluster's sync jobs as Redis counted them a moment ago: every process's, not only this one's. */
+export interface ClusterJobCounts {
+  /** When Redis answered (epoch ms). */
+  at: number
+  /** Jobs running on a worker somewhere. */
+  inFlight: number
+  /** Jobs ready to run, waiting for a worker. */
+  queued: number
+  /** Jobs waiting for their time: not due yet, or held back by a budget or a pause. */
+  delayed: number
+  exchanges: Record<string, { inFlight: number; queued: number; delayed: number }>
+}
+
+/** `stats()` of `BullmqScheduler`: the core's figures for this process, and the cluster's job counts. */
+export interface BullmqSchedulerStats extends SchedulerStats {
+  /** Refreshed in the background every few seconds while started; null before the first answer and once stopped. */
+  cluster: ClusterJobCounts | null
+}
+
 /** A `syncNow` of this process waiting for the cluster to answer. */
 interface Waiter {
   readonly promise: Promise<SyncOutcome>
@@ -69,6 +88,9 @@ const STORE_RETRY_MS = 1_000
 
 /** Longest wait for Redis to take a close or a QUIT once the syncs are done. */
 const CLOSE_MS = 2_000
+
+/** Longest time between two counts of the cluster's jobs (shorter intervals count once an interval). */
+const COUNTS_MS = 5_000
 
 /** How many newly active users are remembered at once (each costs a `listByUser`). */
 const MAX_ACTIVE_USERS = 10_000
@@ -100,6 +122,8 @@ export class BullmqScheduler implements Scheduler {
   /** Exchange -> end of the cluster's last scan of it, from `sweep:end` events. */
   readonly #lastSweepAt = new Map<string, number>()
   #scanning = 0
+  #clusterCounts: ClusterJobCounts | null = null
+  #countsTimer: ReturnType<typeof setTimeout> | undefined
   /** Messages on the channel that were not ours, since the last `error` event that said so. */
   #ignoredCount = 0
   #ignoredReportedAt = Number.NEGATIVE_INFINITY
@@ -169,6 +193,7 @@ export class BullmqScheduler implements Scheduler {
     if (!this.#lifecycle.start()) return
     this.#startedAt = Date.now()
     this.#link = this.#open()
+    this.#countLater(this.#link, 0)
   }
 
   /**
@@ -192,6 +217,9 @@ export class BullmqScheduler implements Scheduler {
     const link = this.#link
     this.#lifecycle.beginStop()
     this.#startedAt = null
+    clearTimeout(this.#countsTimer)
+    this.#countsTimer = undefined
+    this.#clusterCounts = null
     // Stop fetching first, then hand back what waits here: the processors put those jobs back as delayed-until-now.
     const closed = Promise.all((link?.workers ?? []).map((worker) => worker.close()))
     this.#dispatcher.drop(new SyncError('CANCELLED', 'This process stopped before the sync started.'))
@@ -356,10 +384,10 @@ export class BullmqScheduler implements Scheduler {
   }
 
   /**
-   * This process's syncs in flight and waiting, and per exchange the shared budget and pause as this process last
-   * saw them in Redis. Synchronous: no Redis call.
+   * This process's syncs in flight and waiting, per exchange the shared budget and pause as this process last saw
+   * them in Redis, and in `cluster` the jobs of every process as Redis last counted them. Synchronous: no Redis call.
    */
-  stats(): SchedulerStats {
+  stats(): BullmqSchedulerStats {
     const now = Date.now()
     const exchanges: SchedulerStats['exchanges'] = {}
     let queued = 0
@@ -376,7 +404,13 @@ export class BullmqScheduler implements Scheduler {
         pausedAccounts: limits.pausedAccounts,
       }
     }
-    return { inFlight: this.#dispatcher.running, queued, sweeping: this.#scanning > 0, exchanges }
+    return {
+      inFlight: this.#dispatcher.running,
+      queued,
+      sweeping: this.#scanning > 0,
+      exchanges,
+      cluster: this.#clusterCounts,
+    }
   }
 
   /**
@@ -524,6 +558,45 @@ export class BullmqScheduler implements Scheduler {
         this.#events.error(`Could not queue connection ${connection.id} of an active user`, error)
       }
     }
+  }
+
+  /**
+   * Counts the cluster's jobs after `delayMs`, then again. The next count waits for the last answer, so a Redis
+   * that is away holds one count, never a pile of them; the timer is unref'd and `stop()` clears it.
+   */
+  #countLater(link: ClusterLink, delayMs: number): void {
+    const timer = setTimeout(() => {
+      void this.#countJobs(link).then(() => {
+        if (this.#link === link && this.#countsTimer === timer) {
+          this.#countLater(link, Math.min(this.#options.core.intervalMs, COUNTS_MS))
+        }
+      })
+    }, delayMs)
+    timer.unref?.()
+    this.#countsTimer = timer
+  }
+
+  async #countJobs(link: ClusterLink): Promise<void> {
+    const counts: ClusterJobCounts = { at: 0, inFlight: 0, queued: 0, delayed: 0, exchanges: {} }
+    try {
+      for (const [exchange, queue] of link.queues) {
+        const jobs = await queue.getJobCounts('active', 'wait', 'prioritized', 'delayed')
+        const lane = {
+          inFlight: jobs.active ?? 0,
+          queued: (jobs.wait ?? 0) + (jobs.prioritized ?? 0),
+          delayed: jobs.delayed ?? 0,
+        }
+        counts.exchanges[exchange] = lane
+        counts.inFlight += lane.inFlight
+        counts.queued += lane.queued
+        counts.delayed += lane.delayed
+      }
+    } catch {
+      // Redis is away: the last counts stay, with their `at` saying how old they are.
+      return
+    }
+    counts.at = Date.now()
+    if (this.#link === link) this.#clusterCounts = counts
   }
 
   // --- the due-scan -------------------------------------------------------------------------------------

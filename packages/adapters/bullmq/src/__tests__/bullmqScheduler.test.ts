@@ -474,6 +474,36 @@ describe('BullmqScheduler', () => {
     expect(scheduler.stats()).toMatchObject({ inFlight: 0, queued: 0, exchanges: { binance: { inFlight: 0 } } })
   })
 
+  it("counts the cluster's jobs in stats(), whichever process holds them, and forgets them at stop()", async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const first = await notDue(store, 'alice')
+    const second = await notDue(store, 'bob')
+    const gate = deferred<void>()
+    const adapter = clusterAdapter('binance', async () => {
+      await gate.promise
+      return { balances: BTC }
+    })
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api', intervalMs: 100 })
+    processOf({ prefix, store, exchanges: [adapter.forProcess('w')], role: 'worker', concurrency: 1 }).start()
+    api.start()
+    const outcomes = [api.syncNow(first.id), api.syncNow(second.id)]
+    await until(() => adapter.calls.length === 1, 'one sync to run')
+    const counted = () => api.stats().cluster?.exchanges.binance
+    await until(
+      () => counted()?.inFlight === 1 && counted()?.queued === 1,
+      'the counts of the running and the waiting job',
+    )
+    // This process holds neither job; the cluster's counts say where the work is.
+    expect(api.stats()).toMatchObject({ inFlight: 0, queued: 0, cluster: { inFlight: 1, queued: 1, delayed: 0 } })
+    expect(api.stats().cluster?.at).toBeGreaterThan(0)
+    gate.resolve()
+    await Promise.all(outcomes)
+    await until(() => counted()?.inFlight === 0 && counted()?.queued === 0, 'the counts to come down')
+    await api.stop()
+    expect(api.stats().cluster).toBeNull()
+  })
+
   it("runs a killed worker's job again on another worker once its lock expired", async () => {
     const prefix = newPrefix()
     const store = new MemoryStore()
