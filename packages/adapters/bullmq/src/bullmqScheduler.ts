@@ -116,6 +116,8 @@ export class BullmqScheduler implements Scheduler {
   readonly #localLimiter: SyncLimiter
   #link: ClusterLink | null = null
   #stopping: Promise<void> | null = null
+  /** `start()` was called while a stop drained: it starts again once the drain is over. */
+  #startAfterStop = false
   readonly #waiters = new Map<string, Waiter>()
   /** User id -> until when their connections go first. */
   readonly #activeUsers = new Map<string, number>()
@@ -187,9 +189,15 @@ export class BullmqScheduler implements Scheduler {
   /**
    * Connects to Redis and joins the cluster: listens for its events, and with role `all` or `worker` runs a BullMQ
    * worker per exchange and takes part in the due-scan (upserting its Job Scheduler, which is idempotent).
-   * Idempotent; a stopped scheduler may start again.
+   * Idempotent; a stopped scheduler may start again, and one called while `stop()` drains starts once the drain
+   * is over (unless `stop()` is called again before).
    */
   start(): void {
+    if (this.#stopping) {
+      // The drain owns the link until it ends; the last call wins (start, stop, start starts).
+      this.#startAfterStop = true
+      return
+    }
     if (!this.#lifecycle.start()) return
     this.#startedAt = Date.now()
     this.#link = this.#open()
@@ -203,11 +211,16 @@ export class BullmqScheduler implements Scheduler {
    * it resolves. Other processes keep syncing.
    */
   stop({ timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<void> {
+    this.#startAfterStop = false
     if (!this.#stopping) {
       this.#stopping = this.#drain(timeoutMs).finally(() => {
         this.#dispatcher.close()
         this.#lifecycle.endStop()
         this.#stopping = null
+        if (this.#startAfterStop) {
+          this.#startAfterStop = false
+          this.start()
+        }
       })
     }
     return this.#stopping

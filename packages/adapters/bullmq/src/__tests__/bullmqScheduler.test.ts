@@ -360,6 +360,23 @@ describe('BullmqScheduler', () => {
     expect(await second.syncNow(later.id)).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
   })
 
+  it('start() during a stop starts again once the drain is over; the last call wins', async () => {
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const scheduler = processOf({ prefix: newPrefix(), store, exchanges: [clusterAdapter('binance').forProcess('w')] })
+    scheduler.start()
+    const stopping = scheduler.stop()
+    scheduler.start()
+    await stopping
+    expect(await scheduler.syncNow(connection.id)).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    const first = scheduler.stop()
+    scheduler.start()
+    const last = scheduler.stop()
+    await Promise.all([first, last])
+    expect(await scheduler.syncNow(connection.id)).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
+    expect(scheduler.stats().cluster).toBeNull()
+  })
+
   it('hands the jobs a stopping process held but had not started back to the cluster', async () => {
     const prefix = newPrefix()
     const store = new MemoryStore()
