@@ -766,6 +766,87 @@ describe('BullmqScheduler stopping while Redis is gone', () => {
 })
 
 describe('BullmqScheduler scans', () => {
+  it('a store call that never answers holds no scan and no syncNow: both end at storeTimeoutMs', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    // The worker's view of the shared store: credentials and due pages never come.
+    const never = new Promise<never>(() => {})
+    const hanging = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'getCredentials' || name === 'listDue') return () => never
+        const value = Reflect.get(target, name, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const adapter = clusterAdapter('binance')
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    const worker = processOf({
+      prefix,
+      store: hanging,
+      exchanges: [adapter.forProcess('w')],
+      role: 'worker',
+      storeTimeoutMs: 300,
+    })
+    const sweeps = collect(api, 'sweep:end')
+    const errors = collect(worker, 'error')
+    api.start()
+    worker.start()
+    await until(() => sweeps.length >= 1, 'a scan that ends despite the store')
+    expect(errors.map((error) => error.message)).toContain(
+      'store.listDue failed for binance: store.listDue did not answer within 300 ms',
+    )
+    const outcome = await api.syncNow(connection.id)
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'UNKNOWN', message: 'Could not read the credentials.' } })
+    expect(adapter.calls).toHaveLength(0)
+  })
+
+  it('health() is not ok while no scan ends anywhere in the cluster within two intervals, nor while the store fails', async () => {
+    const prefix = newPrefix()
+    let failing = false
+    class FlakyStore extends MemoryStore {
+      override async listDue(...args: Parameters<MemoryStore['listDue']>) {
+        if (failing) throw new Error('connection to postgres://app:hunter2@db.internal/sync refused')
+        return super.listDue(...args)
+      }
+    }
+    const store = new FlakyStore()
+    const intervalMs = 150
+    const api = processOf({
+      prefix,
+      store,
+      exchanges: [clusterAdapter('binance').forProcess('api')],
+      role: 'api',
+      intervalMs,
+    })
+    const sweeps = collect(api, 'sweep:end')
+    api.start()
+    // An api process scans nothing itself: with no worker in the cluster, no scan ends.
+    await until(() => api.health().ok === false, 'the missing scans to show')
+    expect(api.health().exchanges.binance?.lastSweepAt).toBeNull()
+    const worker = processOf({
+      prefix,
+      store,
+      exchanges: [clusterAdapter('binance').forProcess('w')],
+      role: 'worker',
+      intervalMs,
+    })
+    worker.on('error', () => {})
+    worker.start()
+    await until(() => sweeps.length >= 1 && api.health().ok, 'a scan of the worker to reach the api process')
+    expect(api.health().exchanges.binance?.lastSweepAt).toBe(sweeps.at(-1)?.finishedAt)
+    // The worker's store calls fail: its health says so, scrubbed; the scans still end.
+    failing = true
+    await until(() => worker.health().store.ok === false, 'the failing store to show')
+    expect(worker.health().ok).toBe(false)
+    expect(worker.health().store.lastError?.message).toContain('store.listDue')
+    expect(worker.health().store.lastError?.message).not.toContain('hunter2')
+    const seen = sweeps.length
+    await until(() => sweeps.length > seen, 'a scan that ends despite the store')
+    failing = false
+    await until(() => worker.health().ok, 'the next good call')
+  })
+
   it('never overlaps two scans, even when one takes longer than the interval', async () => {
     const prefix = newPrefix()
     let reading = 0
