@@ -284,9 +284,10 @@ describe('BullmqScheduler', () => {
       resolveUser: (request) => request.headers.get('x-user'),
     })
     const controller = new AbortController()
-    const response = await handler(
-      new Request('http://api.test/events', { headers: { 'x-user': 'alice' }, signal: controller.signal }),
-    )
+    // Held to the end: Node's Request follows the caller's signal through a weak reference, so a collected Request
+    // would never see the abort and the stream would stay open.
+    const request = new Request('http://api.test/events', { headers: { 'x-user': 'alice' }, signal: controller.signal })
+    const response = await handler(request)
     expect(response.headers.get('Content-Type')).toBe('text/event-stream; charset=utf-8')
     const reader = (response.body as ReadableStream<Uint8Array>).getReader()
     let text = ''
@@ -305,6 +306,7 @@ describe('BullmqScheduler', () => {
     await until(() => text.includes('event: sync:success'), 'the SSE event')
     controller.abort()
     await reading
+    expect(request.signal.aborted).toBe(true)
     // Each process re-emits each event once, its own syncs included.
     expect(successes).toHaveLength(1)
     expect(onWorker).toHaveLength(1)
