@@ -518,13 +518,18 @@ export class BullmqScheduler implements Scheduler {
     const scanner = new Worker(SCAN_QUEUE, (job) => this.#scan(link, job), { ...common, concurrency: 1 })
     scanner.on('error', (error: Error) => this.#events.error('Scan worker', error))
     link.workers.push(scanner)
-    link.scanQueue
-      .upsertJobScheduler(
-        SCAN_SCHEDULER,
-        { every: core.intervalMs },
-        { name: 'scan', data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
-      )
-      .catch((error: unknown) => this.#events.error('Could not set up the due-scan', error))
+    // On every (re)connect: a Redis that was down at start, or restarted without its keys, gets the Job Scheduler
+    // again, or the cluster would never scan again. Upserting one that exists changes nothing.
+    link.connection.on('ready', () => {
+      if (this.#link !== link || !this.#lifecycle.started) return
+      link.scanQueue
+        .upsertJobScheduler(
+          SCAN_SCHEDULER,
+          { every: core.intervalMs },
+          { name: 'scan', data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
+        )
+        .catch((error: unknown) => this.#events.error('Could not set up the due-scan', error))
+    })
   }
 
   /**

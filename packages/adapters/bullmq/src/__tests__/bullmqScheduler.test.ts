@@ -737,6 +737,35 @@ describe('BullmqScheduler when Redis fails', () => {
   })
 })
 
+describe('BullmqScheduler when Redis restarts empty', () => {
+  it('sets the due-scan up again once Redis comes back without its keys', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const worker = processOf({
+      prefix,
+      store,
+      exchanges: [clusterAdapter('binance').forProcess('w')],
+      role: 'worker',
+      intervalMs: 200,
+    })
+    worker.on('error', () => {})
+    const sweeps = collect(worker, 'sweep:end')
+    worker.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    // A restart without persistence: every key of the cluster gone, every client cut off and reconnecting.
+    const admin = new Redis({ host: server.host, port: server.port })
+    clients.push(admin)
+    const keys = await admin.keys(`${prefix}:*`)
+    await admin.del(...keys)
+    await admin.client('KILL', 'TYPE', 'normal')
+    await admin.client('KILL', 'TYPE', 'pubsub')
+    const seen = sweeps.length
+    await until(() => sweeps.length >= seen + 2, 'scans again after the restart')
+    expect(await admin.exists(`${prefix}:scan:repeat:due-scan`)).toBe(1)
+  })
+})
+
 describe('BullmqScheduler stopping while Redis is gone', () => {
   it('stop() resolves and leaves no connection trying to reach Redis', async () => {
     const store = new MemoryStore()
