@@ -26,7 +26,7 @@ import {
   SyncRunner,
   type Trigger,
 } from '@syncfolio/core/runner'
-import { DelayedError, type Job, Queue, Worker } from 'bullmq'
+import { DelayedError, Job, Queue, Worker } from 'bullmq'
 import { Redis, type RedisOptions } from 'ioredis'
 import { CLUSTER_EVENTS, type ClusterMessage, decodeMessage, encodeMessage } from './clusterEvents.js'
 import { parseJobData, type SyncJobData } from './jobData.js'
@@ -506,7 +506,7 @@ export class BullmqScheduler implements Scheduler {
     }
     for (const [exchange, queue] of link.queues) {
       const cap = Math.min(core.concurrency, core.limits.get(exchange)?.concurrency ?? Number.POSITIVE_INFINITY)
-      const worker = new Worker<SyncJobData>(queue.name, (job, token) => this.#process(job, token, generation), {
+      const worker = new Worker<SyncJobData>(queue.name, (job, token) => this.#process(queue, job, token, generation), {
         ...common,
         concurrency: cap,
         // A kill is noticed once the lock expired: the job runs again elsewhere, twice at most before it fails.
@@ -546,7 +546,14 @@ export class BullmqScheduler implements Scheduler {
     if (!job || (job.data.dueAt === data.dueAt && job.data.trigger === trigger)) return
     // Another job of this connection was there first. Each step may race with a worker taking it; that is fine.
     const state = await job.getState()
-    if (state === 'active' || state === 'completed' || state === 'failed' || state === 'unknown') return
+    if (state === 'completed' || state === 'failed' || state === 'unknown') return
+    if (state === 'active') {
+      // Running on a worker: its events answer. Marked manual, a scan job that ends without a sync goes again.
+      if (trigger === 'manual') {
+        await ignoreRace(() => job.updateData({ ...job.data, trigger, waitUntil: data.waitUntil }))
+      }
+      return
+    }
     await ignoreRace(async () => {
       if (trigger === 'manual') await job.updateData({ ...job.data, trigger, waitUntil: data.waitUntil })
       if (state === 'delayed') await job.promote()
@@ -750,12 +757,48 @@ export class BullmqScheduler implements Scheduler {
    * past its deadline is answered RATE_LIMITED. A job this process can no longer start (it stops) goes back for
    * another worker.
    */
-  async #process(job: Job<SyncJobData>, token: string | undefined, generation: number): Promise<{ ran: boolean }> {
-    const retryAt = await this.#handle(job, generation)
+  async #process(
+    queue: Queue<SyncJobData>,
+    job: Job<SyncJobData>,
+    token: string | undefined,
+    generation: number,
+  ): Promise<{ ran: boolean }> {
+    let retryAt = await this.#handle(job, generation)
     if (retryAt === null) return { ran: true }
+    if (job.data.trigger === 'sweep' && this.#lifecycle.mayStart(generation)) {
+      retryAt = await this.#manualSince(queue, job, retryAt)
+    }
     if (retryAt === undefined) return { ran: false }
     await job.moveToDelayed(retryAt, token)
     throw new DelayedError()
+  }
+
+  /**
+   * A `syncNow` joined this scan job while it ran (it marked the job manual in Redis) and the job ends without a
+   * sync: it goes again at once as the manual sync it now is, or, when it must wait past the request's deadline,
+   * the request is answered RATE_LIMITED now. Either way the waiting `syncNow` gets an answer.
+   */
+  async #manualSince(
+    queue: Queue<SyncJobData>,
+    job: Job<SyncJobData>,
+    retryAt: number | undefined,
+  ): Promise<number | undefined> {
+    let fresh: Job<SyncJobData> | undefined
+    try {
+      fresh = await Job.fromId<SyncJobData>(queue, job.id as string)
+    } catch {
+      return retryAt
+    }
+    const parsed = parseJobData(fresh?.data)
+    if (!parsed.ok || parsed.data.trigger !== 'manual') return retryAt
+    const now = Date.now()
+    if (retryAt === undefined) return now
+    const waitUntil = parsed.data.waitUntil ?? now
+    if (retryAt > waitUntil) {
+      const exchange = queue.name.slice(syncQueueName('').length)
+      this.#publishRefusal(parsed.data.connectionId, pausedError(exchange, retryAt - now))
+    }
+    return retryAt
   }
 
   /** Null: it ran; undefined: it is done without running; a number: run it again from then. */

@@ -478,6 +478,46 @@ describe('BullmqScheduler', () => {
     expect(synced[0]).toMatchObject({ connectionId: fresh.id, worker: expect.any(String) })
   })
 
+  it('syncNow that joins a scan job which then finds nothing to do runs the sync instead of waiting for nothing', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    // The worker reads connections slowly, so its scan job of the connection is running when syncNow comes.
+    let reads = 0
+    const gate = deferred<void>()
+    const slow = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'get') {
+          return async (id: string) => {
+            reads++
+            await gate.promise
+            return target.get(id)
+          }
+        }
+        const value = Reflect.get(target, name, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const adapter = clusterAdapter('binance')
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    processOf({ prefix, store: slow, exchanges: [adapter.forProcess('w')], role: 'worker' }).start()
+    api.start()
+    await until(() => reads === 1, "the scan's job to run")
+    // Synced elsewhere since the scan saw it: the scan's job will find it spent.
+    const now = Date.now()
+    await store.recordSuccess(connection.id, {
+      balances: [],
+      startedAt: now,
+      finishedAt: now,
+      nextSyncAt: now + 3_600_000,
+    })
+    const outcome = api.syncNow(connection.id)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    gate.resolve()
+    expect(await outcome).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    expect(adapter.calls).toEqual([{ connectionId: connection.id, by: 'w' }])
+  })
+
   it('is a Scheduler that the HTTP handler takes, and answers health() and stats() synchronously', async () => {
     const store = new MemoryStore()
     const scheduler = processOf({ prefix: newPrefix(), store, exchanges: [clusterAdapter('binance').forProcess('x')] })
