@@ -304,7 +304,13 @@ export class BullmqScheduler implements Scheduler {
    * Queues a manual sync for `waiter`. Redis commands wait while Redis is away (BullMQ needs them to), so a Redis
    * that does not take the request within `timeoutMs` answers the waiter now; the request may still land later.
    */
-  #requestManual(link: ClusterLink, queue: Queue<SyncJobData>, connection: Connection, now: number, waiter: Waiter) {
+  #requestManual(
+    link: ClusterLink,
+    queue: Queue<SyncJobData>,
+    connection: Connection,
+    now: number,
+    waiter: Waiter,
+  ): void {
     const { timeoutMs } = this.#options.core
     const connectionId = connection.id
     const giveUp = (message: string) =>
@@ -621,7 +627,7 @@ export class BullmqScheduler implements Scheduler {
       return
     }
     counts.at = Date.now()
-    if (this.#link === link) this.#clusterCounts = counts
+    if (this.#link === link && this.#lifecycle.started) this.#clusterCounts = counts
   }
 
   // --- the due-scan -------------------------------------------------------------------------------------
