@@ -26,22 +26,13 @@ import {
   SyncRunner,
   type Trigger,
 } from '@syncfolio/core/runner'
-import { DelayedError, type Job, Queue, Worker } from 'bullmq'
+import { DelayedError, Job, Queue, Worker } from 'bullmq'
 import { Redis, type RedisOptions } from 'ioredis'
 import { CLUSTER_EVENTS, type ClusterMessage, decodeMessage, encodeMessage } from './clusterEvents.js'
+import { parseJobData, type SyncJobData } from './jobData.js'
 import { SCAN_QUEUE, SCAN_SCHEDULER, syncJobId, syncQueueName } from './jobIds.js'
 import { RedisLimiter } from './limiter/index.js'
 import { type BullmqSchedulerOptions, type ResolvedBullmqOptions, resolveBullmqOptions } from './options.js'
-
-/** What a sync job carries; the connection itself is read afresh when the job runs. */
-interface SyncJobData {
-  connectionId: string
-  trigger: Trigger
-  /** The `nextSyncAt` the scan saw (or when it was requested): a job whose connection moved past it is done. */
-  dueAt: number
-  /** Manual jobs: answered RATE_LIMITED at once when a pause or budget would keep them waiting past this. */
-  waitUntil?: number
-}
 
 /** What this process opened for one start: closed again by `stop()`. */
 interface ClusterLink {
@@ -53,6 +44,25 @@ interface ClusterLink {
   readonly scanQueue: Queue
   readonly workers: Worker[]
   readonly limiter: SyncLimiter
+}
+
+/** The cluster's sync jobs as Redis counted them a moment ago: every process's, not only this one's. */
+export interface ClusterJobCounts {
+  /** When Redis answered (epoch ms). */
+  at: number
+  /** Jobs running on a worker somewhere. */
+  inFlight: number
+  /** Jobs ready to run, waiting for a worker. */
+  queued: number
+  /** Jobs waiting for their time: not due yet, or held back by a budget or a pause. */
+  delayed: number
+  exchanges: Record<string, { inFlight: number; queued: number; delayed: number }>
+}
+
+/** `stats()` of `BullmqScheduler`: the core's figures for this process, and the cluster's job counts. */
+export interface BullmqSchedulerStats extends SchedulerStats {
+  /** Refreshed in the background every few seconds while started; null before the first answer and once stopped. */
+  cluster: ClusterJobCounts | null
 }
 
 /** A `syncNow` of this process waiting for the cluster to answer. */
@@ -79,6 +89,9 @@ const STORE_RETRY_MS = 1_000
 /** Longest wait for Redis to take a close or a QUIT once the syncs are done. */
 const CLOSE_MS = 2_000
 
+/** Longest time between two counts of the cluster's jobs (shorter intervals count once an interval). */
+const COUNTS_MS = 5_000
+
 /** How many newly active users are remembered at once (each costs a `listByUser`). */
 const MAX_ACTIVE_USERS = 10_000
 
@@ -103,12 +116,19 @@ export class BullmqScheduler implements Scheduler {
   readonly #localLimiter: SyncLimiter
   #link: ClusterLink | null = null
   #stopping: Promise<void> | null = null
+  /** `start()` was called while a stop drained: it starts again once the drain is over. */
+  #startAfterStop = false
   readonly #waiters = new Map<string, Waiter>()
   /** User id -> until when their connections go first. */
   readonly #activeUsers = new Map<string, number>()
   /** Exchange -> end of the cluster's last scan of it, from `sweep:end` events. */
   readonly #lastSweepAt = new Map<string, number>()
   #scanning = 0
+  #clusterCounts: ClusterJobCounts | null = null
+  #countsTimer: ReturnType<typeof setTimeout> | undefined
+  /** Messages on the channel that were not ours, since the last `error` event that said so. */
+  #ignoredCount = 0
+  #ignoredReportedAt = Number.NEGATIVE_INFINITY
   #startedAt: number | null = null
   #unwarned: Set<string>
   readonly #unsupportedWarned = new Set<string>()
@@ -169,12 +189,19 @@ export class BullmqScheduler implements Scheduler {
   /**
    * Connects to Redis and joins the cluster: listens for its events, and with role `all` or `worker` runs a BullMQ
    * worker per exchange and takes part in the due-scan (upserting its Job Scheduler, which is idempotent).
-   * Idempotent; a stopped scheduler may start again.
+   * Idempotent; a stopped scheduler may start again, and one called while `stop()` drains starts once the drain
+   * is over (unless `stop()` is called again before).
    */
   start(): void {
+    if (this.#stopping) {
+      // The drain owns the link until it ends; the last call wins (start, stop, start starts).
+      this.#startAfterStop = true
+      return
+    }
     if (!this.#lifecycle.start()) return
     this.#startedAt = Date.now()
     this.#link = this.#open()
+    this.#countLater(this.#link, 0)
   }
 
   /**
@@ -184,11 +211,16 @@ export class BullmqScheduler implements Scheduler {
    * it resolves. Other processes keep syncing.
    */
   stop({ timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<void> {
+    this.#startAfterStop = false
     if (!this.#stopping) {
       this.#stopping = this.#drain(timeoutMs).finally(() => {
         this.#dispatcher.close()
         this.#lifecycle.endStop()
         this.#stopping = null
+        if (this.#startAfterStop) {
+          this.#startAfterStop = false
+          this.start()
+        }
       })
     }
     return this.#stopping
@@ -198,6 +230,9 @@ export class BullmqScheduler implements Scheduler {
     const link = this.#link
     this.#lifecycle.beginStop()
     this.#startedAt = null
+    clearTimeout(this.#countsTimer)
+    this.#countsTimer = undefined
+    this.#clusterCounts = null
     // Stop fetching first, then hand back what waits here: the processors put those jobs back as delayed-until-now.
     const closed = Promise.all((link?.workers ?? []).map((worker) => worker.close()))
     this.#dispatcher.drop(new SyncError('CANCELLED', 'This process stopped before the sync started.'))
@@ -261,20 +296,39 @@ export class BullmqScheduler implements Scheduler {
     if (pausedUntil > now + core.timeoutMs)
       return failed(connectionId, pausedError(connection.exchange, pausedUntil - now))
     const waiter = this.#wait(connectionId)
-    try {
-      // Events of this sync must not pass before this process listens.
-      await link.subscribed
-      await this.#request(queue, connection, 'manual', now)
-    } catch (error) {
-      this.#events.error(`Could not queue a sync of connection ${connectionId}`, error)
-      settleWaiter(
-        this.#waiters,
-        connectionId,
-        waiter,
-        failed(connectionId, new SyncError('UNKNOWN', 'Could not queue the sync.')),
-      )
-    }
+    this.#requestManual(link, queue, connection, now, waiter)
     return waiter.promise
+  }
+
+  /**
+   * Queues a manual sync for `waiter`. Redis commands wait while Redis is away (BullMQ needs them to), so a Redis
+   * that does not take the request within `timeoutMs` answers the waiter now; the request may still land later.
+   */
+  #requestManual(
+    link: ClusterLink,
+    queue: Queue<SyncJobData>,
+    connection: Connection,
+    now: number,
+    waiter: Waiter,
+  ): void {
+    const { timeoutMs } = this.#options.core
+    const connectionId = connection.id
+    const giveUp = (message: string) =>
+      settleWaiter(this.#waiters, connectionId, waiter, failed(connectionId, new SyncError('UNKNOWN', message)))
+    // Events of this sync must not pass before this process listens.
+    const requested = link.subscribed.then(() => this.#request(queue, connection, 'manual', now))
+    requested.catch((error: unknown) => {
+      this.#events.error(`Could not queue a sync of connection ${connectionId}`, error)
+      giveUp('Could not queue the sync.')
+    })
+    void within(requested, timeoutMs).then((inTime) => {
+      if (inTime || this.#waiters.get(connectionId) !== waiter) return
+      this.#events.error(
+        `Could not queue a sync of connection ${connectionId}`,
+        new Error(`Redis did not answer within ${timeoutMs} ms`),
+      )
+      giveUp(`Redis did not take the sync request within ${timeoutMs} ms; try again later.`)
+    })
   }
 
   /** The user is looking now: their due connections are queued first, on whichever worker takes them. */
@@ -349,10 +403,10 @@ export class BullmqScheduler implements Scheduler {
   }
 
   /**
-   * This process's syncs in flight and waiting, and per exchange the shared budget and pause as this process last
-   * saw them in Redis. Synchronous: no Redis call.
+   * This process's syncs in flight and waiting, per exchange the shared budget and pause as this process last saw
+   * them in Redis, and in `cluster` the jobs of every process as Redis last counted them. Synchronous: no Redis call.
    */
-  stats(): SchedulerStats {
+  stats(): BullmqSchedulerStats {
     const now = Date.now()
     const exchanges: SchedulerStats['exchanges'] = {}
     let queued = 0
@@ -369,7 +423,13 @@ export class BullmqScheduler implements Scheduler {
         pausedAccounts: limits.pausedAccounts,
       }
     }
-    return { inFlight: this.#dispatcher.running, queued, sweeping: this.#scanning > 0, exchanges }
+    return {
+      inFlight: this.#dispatcher.running,
+      queued,
+      sweeping: this.#scanning > 0,
+      exchanges,
+      cluster: this.#clusterCounts,
+    }
   }
 
   /**
@@ -452,7 +512,7 @@ export class BullmqScheduler implements Scheduler {
     }
     for (const [exchange, queue] of link.queues) {
       const cap = Math.min(core.concurrency, core.limits.get(exchange)?.concurrency ?? Number.POSITIVE_INFINITY)
-      const worker = new Worker<SyncJobData>(queue.name, (job, token) => this.#process(job, token, generation), {
+      const worker = new Worker<SyncJobData>(queue.name, (job, token) => this.#process(queue, job, token, generation), {
         ...common,
         concurrency: cap,
         // A kill is noticed once the lock expired: the job runs again elsewhere, twice at most before it fails.
@@ -461,16 +521,21 @@ export class BullmqScheduler implements Scheduler {
       worker.on('error', (error: Error) => this.#events.error(`Worker of ${exchange}`, error))
       link.workers.push(worker)
     }
-    const scanner = new Worker(SCAN_QUEUE, () => this.#scan(link), { ...common, concurrency: 1 })
+    const scanner = new Worker(SCAN_QUEUE, (job) => this.#scan(link, job), { ...common, concurrency: 1 })
     scanner.on('error', (error: Error) => this.#events.error('Scan worker', error))
     link.workers.push(scanner)
-    link.scanQueue
-      .upsertJobScheduler(
-        SCAN_SCHEDULER,
-        { every: core.intervalMs },
-        { name: 'scan', data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
-      )
-      .catch((error: unknown) => this.#events.error('Could not set up the due-scan', error))
+    // On every (re)connect: a Redis that was down at start, or restarted without its keys, gets the Job Scheduler
+    // again, or the cluster would never scan again. Upserting one that exists changes nothing.
+    link.connection.on('ready', () => {
+      if (this.#link !== link || !this.#lifecycle.started) return
+      link.scanQueue
+        .upsertJobScheduler(
+          SCAN_SCHEDULER,
+          { every: core.intervalMs },
+          { name: 'scan', data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
+        )
+        .catch((error: unknown) => this.#events.error('Could not set up the due-scan', error))
+    })
   }
 
   /**
@@ -487,7 +552,14 @@ export class BullmqScheduler implements Scheduler {
     if (!job || (job.data.dueAt === data.dueAt && job.data.trigger === trigger)) return
     // Another job of this connection was there first. Each step may race with a worker taking it; that is fine.
     const state = await job.getState()
-    if (state === 'active' || state === 'completed' || state === 'failed' || state === 'unknown') return
+    if (state === 'completed' || state === 'failed' || state === 'unknown') return
+    if (state === 'active') {
+      // Running on a worker: its events answer. Marked manual, a scan job that ends without a sync goes again.
+      if (trigger === 'manual') {
+        await ignoreRace(() => job.updateData({ ...job.data, trigger, waitUntil: data.waitUntil }))
+      }
+      return
+    }
     await ignoreRace(async () => {
       if (trigger === 'manual') await job.updateData({ ...job.data, trigger, waitUntil: data.waitUntil })
       if (state === 'delayed') await job.promote()
@@ -519,14 +591,55 @@ export class BullmqScheduler implements Scheduler {
     }
   }
 
+  /**
+   * Counts the cluster's jobs after `delayMs`, then again. The next count waits for the last answer, so a Redis
+   * that is away holds one count, never a pile of them; the timer is unref'd and `stop()` clears it.
+   */
+  #countLater(link: ClusterLink, delayMs: number): void {
+    const timer = setTimeout(() => {
+      void this.#countJobs(link).then(() => {
+        if (this.#link === link && this.#countsTimer === timer) {
+          this.#countLater(link, Math.min(this.#options.core.intervalMs, COUNTS_MS))
+        }
+      })
+    }, delayMs)
+    timer.unref?.()
+    this.#countsTimer = timer
+  }
+
+  async #countJobs(link: ClusterLink): Promise<void> {
+    const counts: ClusterJobCounts = { at: 0, inFlight: 0, queued: 0, delayed: 0, exchanges: {} }
+    try {
+      for (const [exchange, queue] of link.queues) {
+        const jobs = await queue.getJobCounts('active', 'wait', 'prioritized', 'delayed')
+        const lane = {
+          inFlight: jobs.active ?? 0,
+          queued: (jobs.wait ?? 0) + (jobs.prioritized ?? 0),
+          delayed: jobs.delayed ?? 0,
+        }
+        counts.exchanges[exchange] = lane
+        counts.inFlight += lane.inFlight
+        counts.queued += lane.queued
+        counts.delayed += lane.delayed
+      }
+    } catch {
+      // Redis is away: the last counts stay, with their `at` saying how old they are.
+      return
+    }
+    counts.at = Date.now()
+    if (this.#link === link && this.#lifecycle.started) this.#clusterCounts = counts
+  }
+
   // --- the due-scan -------------------------------------------------------------------------------------
 
   /**
    * One scan for the whole cluster: pages each exchange's connections due before the next scan out of the store
    * and adds a job per connection, delayed until it is due (so starts spread over the interval). A connection
-   * queued or running already keeps its one job.
+   * queued or running already keeps its one job. Scans never overlap: the Job Scheduler hands out the next scan
+   * when one starts, so a scan that outlasts the interval would meet the next on another worker; that one yields.
    */
-  async #scan(link: ClusterLink): Promise<void> {
+  async #scan(link: ClusterLink, job: Job): Promise<void> {
+    if (await this.#olderScanRuns(link, job)) return
     this.#scanning++
     try {
       const startedAt = Date.now()
@@ -536,6 +649,17 @@ export class BullmqScheduler implements Scheduler {
       await this.#scanOrphans(startedAt)
     } finally {
       this.#scanning--
+    }
+  }
+
+  /** True when an older scan is still running somewhere in the cluster (or Redis cannot say): this one yields. */
+  async #olderScanRuns(link: ClusterLink, job: Job): Promise<boolean> {
+    try {
+      const active = await link.scanQueue.getActive()
+      return active.some((other) => other.id !== job.id && isOlder(other, job))
+    } catch (error) {
+      this.#events.error('Could not see whether another scan runs; this one is skipped', error)
+      return true
     }
   }
 
@@ -639,17 +763,62 @@ export class BullmqScheduler implements Scheduler {
    * past its deadline is answered RATE_LIMITED. A job this process can no longer start (it stops) goes back for
    * another worker.
    */
-  async #process(job: Job<SyncJobData>, token: string | undefined, generation: number): Promise<{ ran: boolean }> {
-    const retryAt = await this.#handle(job, generation)
+  async #process(
+    queue: Queue<SyncJobData>,
+    job: Job<SyncJobData>,
+    token: string | undefined,
+    generation: number,
+  ): Promise<{ ran: boolean }> {
+    let retryAt = await this.#handle(job, generation)
     if (retryAt === null) return { ran: true }
+    if (job.data.trigger === 'sweep' && this.#lifecycle.mayStart(generation)) {
+      retryAt = await this.#manualSince(queue, job, retryAt)
+    }
     if (retryAt === undefined) return { ran: false }
     await job.moveToDelayed(retryAt, token)
     throw new DelayedError()
   }
 
+  /**
+   * A `syncNow` joined this scan job while it ran (it marked the job manual in Redis) and the job ends without a
+   * sync: it goes again at once as the manual sync it now is, or, when it must wait past the request's deadline,
+   * the request is answered RATE_LIMITED now. Either way the waiting `syncNow` gets an answer.
+   */
+  async #manualSince(
+    queue: Queue<SyncJobData>,
+    job: Job<SyncJobData>,
+    retryAt: number | undefined,
+  ): Promise<number | undefined> {
+    let fresh: Job<SyncJobData> | undefined
+    try {
+      fresh = await Job.fromId<SyncJobData>(queue, job.id as string)
+    } catch {
+      return retryAt
+    }
+    const parsed = parseJobData(fresh?.data)
+    if (!parsed.ok || parsed.data.trigger !== 'manual') return retryAt
+    const now = Date.now()
+    if (retryAt === undefined) return now
+    const waitUntil = parsed.data.waitUntil ?? now
+    if (retryAt > waitUntil) {
+      const exchange = queue.name.slice(syncQueueName('').length)
+      this.#publishRefusal(parsed.data.connectionId, pausedError(exchange, retryAt - now))
+    }
+    return retryAt
+  }
+
   /** Null: it ran; undefined: it is done without running; a number: run it again from then. */
   async #handle(job: Job<SyncJobData>, generation: number): Promise<number | null | undefined> {
-    const { connectionId, trigger, dueAt, waitUntil } = job.data
+    const parsed = parseJobData(job.data)
+    if (!parsed.ok) {
+      // Not a job of ours: dropped (it is removed like any finished job), never run with garbage.
+      this.#events.error(
+        `Dropped job ${job.id} of ${job.queueName}`,
+        new Error(`its data is not a sync job's: ${parsed.reason}`),
+      )
+      return undefined
+    }
+    const { connectionId, trigger, dueAt, waitUntil } = parsed.data
     const { core } = this.#options
     if (!this.#lifecycle.mayStart(generation)) return Date.now()
     let connection: Connection | null
@@ -757,8 +926,31 @@ export class BullmqScheduler implements Scheduler {
   }
 
   #received(text: string): void {
-    const message = decodeMessage(text)
-    if (!message) return
+    try {
+      const decoded = decodeMessage(text)
+      if (decoded.ok) this.#take(decoded.message)
+      else this.#ignored(decoded.reason)
+    } catch (error) {
+      // A listener of ours that throws must not reach ioredis's event loop.
+      this.#events.error('A cluster event could not be handled', error)
+    }
+  }
+
+  /** Says that the channel carries messages that are not ours: once, then at most once an interval. */
+  #ignored(reason: string): void {
+    const now = Date.now()
+    this.#ignoredCount++
+    if (now - this.#ignoredReportedAt < this.#options.core.intervalMs) return
+    this.#ignoredReportedAt = now
+    const count = this.#ignoredCount
+    this.#ignoredCount = 0
+    this.#events.error(
+      `Ignored ${count} message(s) on ${this.#channel} that are not syncfolio cluster events (the last: ${reason.slice(0, 200)})`,
+      new Error('another version, or another writer, publishes on this prefix'),
+    )
+  }
+
+  #take(message: ClusterMessage): void {
     if (message.kind === 'refused') {
       this.#answer(message.connectionId, failed(message.connectionId, message.error))
       return
@@ -766,7 +958,8 @@ export class BullmqScheduler implements Scheduler {
     const { name, payload } = message
     if (name === 'sweep:end') {
       const report = payload as Parameters<SyncSchedulerEvents['sweep:end']>[0]
-      this.#lastSweepAt.set(report.exchange, report.finishedAt)
+      // Only the exchanges this process knows: the map must not grow with whatever the channel names.
+      if (this.#options.core.exchanges.has(report.exchange)) this.#lastSweepAt.set(report.exchange, report.finishedAt)
     } else if (name === 'sync:success') {
       const event = payload as Parameters<SyncSchedulerEvents['sync:success']>[0]
       this.#answer(event.connectionId, { ok: true, connectionId: event.connectionId, balances: event.balances })
@@ -853,13 +1046,23 @@ function settleWaiter(waiters: Map<string, Waiter>, connectionId: string, waiter
   waiter.resolve(outcome)
 }
 
-/** True when `promise` settles within `ms`. */
+/** True when `promise` settles (resolves or rejects) within `ms`; never rejects. */
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), Math.max(0, ms))
   })
-  return Promise.race([promise.then(() => true), deadline]).finally(() => clearTimeout(timer))
+  const settled = promise.then(
+    () => true,
+    () => true,
+  )
+  return Promise.race([settled, deadline]).finally(() => clearTimeout(timer))
+}
+
+/** Created first (the id breaks a tie): of two scans running at once, the older one goes on. */
+function isOlder(job: Job, than: Job): boolean {
+  if (job.timestamp !== than.timestamp) return job.timestamp < than.timestamp
+  return String(job.id) < String(than.id)
 }
 
 /** A job that moved on (taken by a worker, finished) between two calls is not an error. */

@@ -1,3 +1,4 @@
+export type { BullmqSchedulerStats, ClusterJobCounts } from './bullmqScheduler.js'
 export { BullmqScheduler } from './bullmqScheduler.js'
 export type { RedisLimiterErrorCode, RedisLimiterOptions } from './limiter/index.js'
 export { RedisLimiter, RedisLimiterError } from './limiter/index.js'

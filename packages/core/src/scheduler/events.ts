@@ -49,7 +49,11 @@ export interface SweepReport {
   finishedAt: number
 }
 
-/** One exchange's sweep, as `sweep:end` reports it. */
+/**
+ * One exchange's sweep, as `sweep:end` reports it. `BullmqScheduler` reports its due-scans this way: `attempted` is
+ * the number of due connections the scan queued (one already queued or running counts, and keeps its one job), and
+ * `succeeded` and `failed` are always 0, since each of those syncs reports itself later, on whichever worker runs it.
+ */
 export interface ExchangeSweepReport extends SweepReport {
   exchange: string
 }

@@ -14,6 +14,7 @@ import {
 } from '@syncfolio/core'
 import { deferred } from '@syncfolio/testing'
 import { type RedisServer, startRedis } from '@syncfolio/testing/services'
+import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { BullmqScheduler, type BullmqSchedulerOptions } from '../index.js'
@@ -103,11 +104,16 @@ async function notDue(store: MemoryStore, userId = 'alice', exchange = 'binance'
   return connection
 }
 
-/** A TCP proxy to the test's Redis; `cut()` drops every socket and refuses new ones, as a killed process would. */
+/**
+ * A TCP proxy to the test's Redis; `cut()` drops every socket and refuses new ones, as a killed process (or a Redis
+ * gone away) would, and `restore()` lets new ones through again. `accepted` counts the sockets it was offered.
+ */
 async function redisProxy() {
   const sockets: Socket[] = []
   let open = true
+  let accepted = 0
   const proxy: Server = createServer((socket) => {
+    accepted++
     if (!open) return socket.destroy()
     const upstream = new Socket()
     upstream.connect(server.port, server.host)
@@ -119,9 +125,15 @@ async function redisProxy() {
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   return {
     port: (proxy.address() as { port: number }).port,
+    get accepted() {
+      return accepted
+    },
     cut() {
       open = false
-      for (const socket of sockets) socket.destroy()
+      for (const socket of sockets.splice(0)) socket.destroy()
+    },
+    restore() {
+      open = true
     },
     close: () => new Promise((resolve) => proxy.close(resolve)),
   }
@@ -272,9 +284,10 @@ describe('BullmqScheduler', () => {
       resolveUser: (request) => request.headers.get('x-user'),
     })
     const controller = new AbortController()
-    const response = await handler(
-      new Request('http://api.test/events', { headers: { 'x-user': 'alice' }, signal: controller.signal }),
-    )
+    // Held to the end: Node's Request follows the caller's signal through a weak reference, so a collected Request
+    // would never see the abort and the stream would stay open.
+    const request = new Request('http://api.test/events', { headers: { 'x-user': 'alice' }, signal: controller.signal })
+    const response = await handler(request)
     expect(response.headers.get('Content-Type')).toBe('text/event-stream; charset=utf-8')
     const reader = (response.body as ReadableStream<Uint8Array>).getReader()
     let text = ''
@@ -293,6 +306,7 @@ describe('BullmqScheduler', () => {
     await until(() => text.includes('event: sync:success'), 'the SSE event')
     controller.abort()
     await reading
+    expect(request.signal.aborted).toBe(true)
     // Each process re-emits each event once, its own syncs included.
     expect(successes).toHaveLength(1)
     expect(onWorker).toHaveLength(1)
@@ -346,6 +360,23 @@ describe('BullmqScheduler', () => {
     expect(again[0]).toBe(again[1])
     await Promise.all(again)
     expect(await second.syncNow(later.id)).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
+  })
+
+  it('start() during a stop starts again once the drain is over; the last call wins', async () => {
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const scheduler = processOf({ prefix: newPrefix(), store, exchanges: [clusterAdapter('binance').forProcess('w')] })
+    scheduler.start()
+    const stopping = scheduler.stop()
+    scheduler.start()
+    await stopping
+    expect(await scheduler.syncNow(connection.id)).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    const first = scheduler.stop()
+    scheduler.start()
+    const last = scheduler.stop()
+    await Promise.all([first, last])
+    expect(await scheduler.syncNow(connection.id)).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
+    expect(scheduler.stats().cluster).toBeNull()
   })
 
   it('hands the jobs a stopping process held but had not started back to the cluster', async () => {
@@ -447,6 +478,46 @@ describe('BullmqScheduler', () => {
     expect(synced[0]).toMatchObject({ connectionId: fresh.id, worker: expect.any(String) })
   })
 
+  it('syncNow that joins a scan job which then finds nothing to do runs the sync instead of waiting for nothing', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    // The worker reads connections slowly, so its scan job of the connection is running when syncNow comes.
+    let reads = 0
+    const gate = deferred<void>()
+    const slow = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'get') {
+          return async (id: string) => {
+            reads++
+            await gate.promise
+            return target.get(id)
+          }
+        }
+        const value = Reflect.get(target, name, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const adapter = clusterAdapter('binance')
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    processOf({ prefix, store: slow, exchanges: [adapter.forProcess('w')], role: 'worker' }).start()
+    api.start()
+    await until(() => reads === 1, "the scan's job to run")
+    // Synced elsewhere since the scan saw it: the scan's job will find it spent.
+    const now = Date.now()
+    await store.recordSuccess(connection.id, {
+      balances: [],
+      startedAt: now,
+      finishedAt: now,
+      nextSyncAt: now + 3_600_000,
+    })
+    const outcome = api.syncNow(connection.id)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    gate.resolve()
+    expect(await outcome).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    expect(adapter.calls).toEqual([{ connectionId: connection.id, by: 'w' }])
+  })
+
   it('is a Scheduler that the HTTP handler takes, and answers health() and stats() synchronously', async () => {
     const store = new MemoryStore()
     const scheduler = processOf({ prefix: newPrefix(), store, exchanges: [clusterAdapter('binance').forProcess('x')] })
@@ -460,6 +531,36 @@ describe('BullmqScheduler', () => {
     expect(health.ok).toBe(true)
     expect(health.exchanges.binance?.lastSweepAt).toBe(sweeps[0]?.finishedAt)
     expect(scheduler.stats()).toMatchObject({ inFlight: 0, queued: 0, exchanges: { binance: { inFlight: 0 } } })
+  })
+
+  it("counts the cluster's jobs in stats(), whichever process holds them, and forgets them at stop()", async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const first = await notDue(store, 'alice')
+    const second = await notDue(store, 'bob')
+    const gate = deferred<void>()
+    const adapter = clusterAdapter('binance', async () => {
+      await gate.promise
+      return { balances: BTC }
+    })
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api', intervalMs: 100 })
+    processOf({ prefix, store, exchanges: [adapter.forProcess('w')], role: 'worker', concurrency: 1 }).start()
+    api.start()
+    const outcomes = [api.syncNow(first.id), api.syncNow(second.id)]
+    await until(() => adapter.calls.length === 1, 'one sync to run')
+    const counted = () => api.stats().cluster?.exchanges.binance
+    await until(
+      () => counted()?.inFlight === 1 && counted()?.queued === 1,
+      'the counts of the running and the waiting job',
+    )
+    // This process holds neither job; the cluster's counts say where the work is.
+    expect(api.stats()).toMatchObject({ inFlight: 0, queued: 0, cluster: { inFlight: 1, queued: 1, delayed: 0 } })
+    expect(api.stats().cluster?.at).toBeGreaterThan(0)
+    gate.resolve()
+    await Promise.all(outcomes)
+    await until(() => counted()?.inFlight === 0 && counted()?.queued === 0, 'the counts to come down')
+    await api.stop()
+    expect(api.stats().cluster).toBeNull()
   })
 
   it("runs a killed worker's job again on another worker once its lock expired", async () => {
@@ -551,5 +652,302 @@ describe('BullmqScheduler', () => {
     expect(await scheduler.syncNow(connection.id)).toMatchObject({ ok: true })
     await scheduler.stop()
     expect(await host.ping()).toBe('PONG')
+  })
+})
+
+describe('BullmqScheduler when Redis fails', () => {
+  it('answers syncNow while Redis is gone, and syncs again once it is back', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const adapter = clusterAdapter('binance')
+    const proxy = await redisProxy()
+    const scheduler = processOf({
+      prefix,
+      store,
+      exchanges: [adapter.forProcess('w')],
+      redis: { host: '127.0.0.1', port: proxy.port },
+      timeoutMs: 500,
+    })
+    const errors = collect(scheduler, 'error')
+    const sweeps = collect(scheduler, 'sweep:end')
+    scheduler.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    proxy.cut()
+    const outcome = await scheduler.syncNow(connection.id)
+    expect(outcome).toMatchObject({ ok: false, connectionId: connection.id, error: { code: 'UNKNOWN' } })
+    if (outcome.ok) return
+    expect(outcome.error).toBeInstanceOf(SyncError)
+    expect(outcome.error.message).toContain('Redis did not take the sync request within 500 ms')
+    expect(errors.length).toBeGreaterThan(0)
+    proxy.restore()
+    // The worker reconnects on its own: the next request runs.
+    expect(await scheduler.syncNow(connection.id)).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    await scheduler.stop()
+    await proxy.close()
+  })
+
+  it('takes only well-formed messages from the event channel and well-formed jobs from the queues', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const gate = deferred<void>()
+    const adapter = clusterAdapter('binance', async () => {
+      await gate.promise
+      return { balances: BTC }
+    })
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    const worker = processOf({ prefix, store, exchanges: [adapter.forProcess('w')], role: 'worker' })
+    const starts = collect(api, 'sync:start')
+    const successes = collect(api, 'sync:success')
+    const failures = collect(api, 'sync:failure')
+    const sweeps = collect(api, 'sweep:end')
+    const limits = collect(api, 'ratelimit')
+    const errors = collect(api, 'error')
+    const workerErrors = collect(worker, 'error')
+    api.start()
+    worker.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    const outcome = api.syncNow(connection.id)
+    await until(() => adapter.calls.length === 1, 'the sync to start')
+
+    // Anyone with Redis access: another version, a stray script, a hostile writer, a truncated message.
+    const hostile = new Redis({ host: server.host, port: server.port })
+    clients.push(hostile)
+    const base = { connectionId: connection.id, userId: 'alice', exchange: 'binance', trigger: 'manual' }
+    const times = { startedAt: 1, finishedAt: 2 }
+    const garbage = [
+      'not json',
+      '{"kind":"event","name":"sync:success","payload":{"connectionId":',
+      'null',
+      '[]',
+      { kind: 'event', name: 'sync:success', payload: {} },
+      { kind: 'event', name: 'sync:success', payload: { ...base, ...times, balances: 'lots', nextSyncAt: 3 } },
+      {
+        kind: 'event',
+        name: 'sync:success',
+        payload: { ...base, ...times, balances: [{ asset: 'BTC', free: 1e21, used: '0', total: '0' }], nextSyncAt: 3 },
+      },
+      { kind: 'event', name: 'sync:failure', payload: { ...base, ...times, nextSyncAt: null, disabled: false } },
+      {
+        kind: 'event',
+        name: 'sync:failure',
+        payload: {
+          ...base,
+          ...times,
+          error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: 'soon' },
+          nextSyncAt: null,
+          disabled: false,
+        },
+      },
+      { kind: 'refused', connectionId: connection.id, error: { code: 'RATE_LIMITED', message: 'x', retryAfterMs: -5 } },
+      { kind: 'refused', connectionId: connection.id },
+      {
+        kind: 'event',
+        name: 'sweep:end',
+        payload: { exchange: 'binance', attempted: 1, ...times, finishedAt: 'never' },
+      },
+      { kind: 'event', name: 'ratelimit', payload: { exchange: 'binance', scope: 'everyone', key: 'k', waitMs: 5 } },
+      { kind: 'event', name: 'error', payload: { message: 'boom' } },
+    ]
+    for (const message of garbage) {
+      await hostile.publish(`${prefix}:events`, typeof message === 'string' ? message : JSON.stringify(message))
+    }
+    // Jobs that are no sync job of ours are dropped, never run.
+    const queue = new Queue('sync-binance', { connection: hostile, prefix })
+    const bad = [{ connectionId: connection.id, trigger: 'bogus', dueAt: 'x' }, null, { connectionId: 42 }]
+    for (const data of bad) await queue.add('sync', data, { removeOnComplete: true, removeOnFail: true })
+    await until(() => workerErrors.filter((error) => error.message.includes('Dropped job')).length === 3, 'the drops')
+    await queue.close()
+
+    gate.resolve()
+    expect(await outcome).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    await until(() => successes.length === 1, 'the real event')
+    expect(successes).toEqual([expect.objectContaining({ ...base, balances: BTC, worker: expect.any(String) })])
+    expect(starts).toEqual([expect.objectContaining({ ...base, worker: expect.any(String) })])
+    expect(failures).toEqual([])
+    expect(limits).toEqual([])
+    expect(sweeps.every((sweep) => typeof sweep.finishedAt === 'number')).toBe(true)
+    expect(typeof api.health().exchanges.binance?.lastSweepAt).toBe('number')
+    expect(adapter.calls).toHaveLength(1)
+    // Said once per interval, naming what was wrong, never thrown.
+    const ignored = errors.filter((error) => error.message.includes('not syncfolio cluster events'))
+    expect(ignored).toHaveLength(1)
+    expect(ignored[0]?.message).toContain('not JSON')
+  })
+})
+
+describe('BullmqScheduler when Redis restarts empty', () => {
+  it('sets the due-scan up again once Redis comes back without its keys', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const worker = processOf({
+      prefix,
+      store,
+      exchanges: [clusterAdapter('binance').forProcess('w')],
+      role: 'worker',
+      intervalMs: 200,
+    })
+    worker.on('error', () => {})
+    const sweeps = collect(worker, 'sweep:end')
+    worker.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    // A restart without persistence: every key of the cluster gone, every client cut off and reconnecting.
+    const admin = new Redis({ host: server.host, port: server.port })
+    clients.push(admin)
+    const keys = await admin.keys(`${prefix}:*`)
+    await admin.del(...keys)
+    await admin.client('KILL', 'TYPE', 'normal')
+    await admin.client('KILL', 'TYPE', 'pubsub')
+    const seen = sweeps.length
+    await until(() => sweeps.length >= seen + 2, 'scans again after the restart')
+    expect(await admin.exists(`${prefix}:scan:repeat:due-scan`)).toBe(1)
+  })
+})
+
+describe('BullmqScheduler stopping while Redis is gone', () => {
+  it('stop() resolves and leaves no connection trying to reach Redis', async () => {
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const never = deferred<FetchBalancesResult>()
+    const adapter = clusterAdapter('binance', () => never.promise)
+    const proxy = await redisProxy()
+    const scheduler = processOf({
+      prefix: newPrefix(),
+      store,
+      exchanges: [adapter.forProcess('w')],
+      redis: { host: '127.0.0.1', port: proxy.port },
+      timeoutMs: 500,
+    })
+    const sweeps = collect(scheduler, 'sweep:end')
+    scheduler.on('error', () => {})
+    scheduler.start()
+    await until(() => sweeps.length >= 1, 'the first scan')
+    void scheduler.syncNow(connection.id)
+    await until(() => adapter.calls.length === 1, 'a sync in flight')
+    proxy.cut()
+    await scheduler.stop({ timeoutMs: 50 })
+    const attempts = proxy.accepted
+    // ioredis retries after 50 ms, 100 ms, ...: a connection left open would knock within a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(proxy.accepted).toBe(attempts)
+    await proxy.close()
+  })
+})
+
+describe('BullmqScheduler scans', () => {
+  it('a store call that never answers holds no scan and no syncNow: both end at storeTimeoutMs', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    // The worker's view of the shared store: credentials and due pages never come.
+    const never = new Promise<never>(() => {})
+    const hanging = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'getCredentials' || name === 'listDue') return () => never
+        const value = Reflect.get(target, name, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const adapter = clusterAdapter('binance')
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    const worker = processOf({
+      prefix,
+      store: hanging,
+      exchanges: [adapter.forProcess('w')],
+      role: 'worker',
+      storeTimeoutMs: 300,
+    })
+    const sweeps = collect(api, 'sweep:end')
+    const errors = collect(worker, 'error')
+    api.start()
+    worker.start()
+    await until(() => sweeps.length >= 1, 'a scan that ends despite the store')
+    expect(errors.map((error) => error.message)).toContain(
+      'store.listDue failed for binance: store.listDue did not answer within 300 ms',
+    )
+    const outcome = await api.syncNow(connection.id)
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'UNKNOWN', message: 'Could not read the credentials.' } })
+    expect(adapter.calls).toHaveLength(0)
+  })
+
+  it('health() is not ok while no scan ends anywhere in the cluster within two intervals, nor while the store fails', async () => {
+    const prefix = newPrefix()
+    let failing = false
+    class FlakyStore extends MemoryStore {
+      override async listDue(...args: Parameters<MemoryStore['listDue']>) {
+        if (failing) throw new Error('connection to postgres://app:hunter2@db.internal/sync refused')
+        return super.listDue(...args)
+      }
+    }
+    const store = new FlakyStore()
+    const intervalMs = 150
+    const api = processOf({
+      prefix,
+      store,
+      exchanges: [clusterAdapter('binance').forProcess('api')],
+      role: 'api',
+      intervalMs,
+    })
+    const sweeps = collect(api, 'sweep:end')
+    api.start()
+    // An api process scans nothing itself: with no worker in the cluster, no scan ends.
+    await until(() => api.health().ok === false, 'the missing scans to show')
+    expect(api.health().exchanges.binance?.lastSweepAt).toBeNull()
+    const worker = processOf({
+      prefix,
+      store,
+      exchanges: [clusterAdapter('binance').forProcess('w')],
+      role: 'worker',
+      intervalMs,
+    })
+    worker.on('error', () => {})
+    worker.start()
+    await until(() => sweeps.length >= 1 && api.health().ok, 'a scan of the worker to reach the api process')
+    expect(api.health().exchanges.binance?.lastSweepAt).toBe(sweeps.at(-1)?.finishedAt)
+    // The worker's store calls fail: its health says so, scrubbed; the scans still end.
+    failing = true
+    await until(() => worker.health().store.ok === false, 'the failing store to show')
+    expect(worker.health().ok).toBe(false)
+    expect(worker.health().store.lastError?.message).toContain('store.listDue')
+    expect(worker.health().store.lastError?.message).not.toContain('hunter2')
+    const seen = sweeps.length
+    await until(() => sweeps.length > seen, 'a scan that ends despite the store')
+    failing = false
+    await until(() => worker.health().ok, 'the next good call')
+  })
+
+  it('never overlaps two scans, even when one takes longer than the interval', async () => {
+    const prefix = newPrefix()
+    let reading = 0
+    let mostAtOnce = 0
+    let reads = 0
+    /** A store whose due pages take two intervals to come. */
+    class SlowStore extends MemoryStore {
+      override async listDue(...args: Parameters<MemoryStore['listDue']>) {
+        reads++
+        mostAtOnce = Math.max(mostAtOnce, ++reading)
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2 * intervalMs))
+          return await super.listDue(...args)
+        } finally {
+          reading--
+        }
+      }
+    }
+    const intervalMs = 150
+    const store = new SlowStore()
+    await store.add({ userId: 'alice', exchange: 'binance', credentials: KEYS })
+    const adapter = clusterAdapter('binance')
+    const options = { prefix, store, intervalMs, storeTimeoutMs: 5_000, role: 'worker' as const }
+    const processes = ['a', 'b', 'c'].map((name) => processOf({ ...options, exchanges: [adapter.forProcess(name)] }))
+    const sweeps = collect(processes[0] as BullmqScheduler, 'sweep:end')
+    for (const process of processes) process.start()
+    await until(() => sweeps.length >= 2, 'two scans')
+    // Each scan reads one page of binance and then one of the orphans.
+    expect(mostAtOnce).toBe(1)
+    expect(reads).toBeGreaterThanOrEqual(3)
+    expect(adapter.maxPerConnection).toBe(1)
   })
 })
