@@ -23,6 +23,7 @@ export class ClusterNode {
   readonly #child: ChildProcess
   readonly #running = new Set<string>()
   readonly #outcomes = new Map<number, (outcome: { ok: boolean; code: string | null }) => void>()
+  readonly #usages = new Map<number, (cpuMs: number) => void>()
   readonly #listeners = new Set<(event: ReportedEvent) => void>()
   #output = ''
   #nextRequest = 1
@@ -70,6 +71,15 @@ export class ClusterNode {
     })
   }
 
+  /** CPU time (user + system) the node's process has used so far, ms. */
+  cpuMs(): Promise<number> {
+    const requestId = this.#nextRequest++
+    return new Promise((resolve) => {
+      this.#usages.set(requestId, resolve)
+      this.#send({ type: 'usage', requestId })
+    })
+  }
+
   /** Drains the node's scheduler and waits for the process to exit (SIGKILL if it has not in 20 s). */
   async stop(): Promise<void> {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
@@ -106,6 +116,10 @@ export class ClusterNode {
       case 'outcome':
         this.#outcomes.get(message.requestId)?.({ ok: message.ok, code: message.code })
         this.#outcomes.delete(message.requestId)
+        return
+      case 'usage':
+        this.#usages.get(message.requestId)?.(message.cpuMs)
+        this.#usages.delete(message.requestId)
         return
       case 'error':
         this.errors.push(message.message)

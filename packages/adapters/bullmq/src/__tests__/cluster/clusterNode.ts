@@ -22,6 +22,8 @@ export interface ClusterNodeConfig {
   timeoutMs: number
   limits: Record<string, ExchangeLimits>
   prefix: string
+  /** The store's table prefix. @default 'syncfolio_' */
+  tablePrefix?: string
   /** Extra BullmqScheduler options (lock and stall timings), passed through as given. */
   scheduler?: Record<string, unknown>
   /** Which sync events to report: the ones this process ran, every one it hears of, or none. */
@@ -35,6 +37,7 @@ const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.con
 const store = new PostgresStore({
   db: pool,
   cipher: createCredentialCipher({ keys: { k1: config.credentialKey }, primary: 'k1' }),
+  ...(config.tablePrefix !== undefined && { tablePrefix: config.tablePrefix }),
 })
 const scheduler = new BullmqScheduler({
   ...config.scheduler,
@@ -114,6 +117,9 @@ process.on('message', (raw) => {
           code: error instanceof Error ? error.message : String(error),
         }),
     )
+  } else if (message.type === 'usage') {
+    const { user, system } = process.cpuUsage()
+    send({ type: 'usage', requestId: message.requestId, cpuMs: (user + system) / 1000 })
   } else if (message.type === 'stop') {
     void shutdown()
   }

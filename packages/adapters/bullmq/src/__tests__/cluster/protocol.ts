@@ -19,6 +19,11 @@ export type NodeMessage =
   | { type: 'ratelimit'; reason: 'budget' | 'retry-after'; waitMs: number }
   | { type: 'outcome'; requestId: number; ok: boolean; code: string | null }
   | { type: 'error'; message: string }
+  | { type: 'usage'; requestId: number; cpuMs: number }
   | { type: 'stopped' }
 
-export type ParentMessage = { type: 'syncNow'; requestId: number; connectionId: string } | { type: 'stop' }
+export type ParentMessage =
+  | { type: 'syncNow'; requestId: number; connectionId: string }
+  /** Asks for the CPU time (user + system) the process has used so far. */
+  | { type: 'usage'; requestId: number }
+  | { type: 'stop' }
