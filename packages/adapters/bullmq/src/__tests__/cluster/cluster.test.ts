@@ -22,8 +22,9 @@ const COST = 20
 const LATENCY_MS = 100
 /** Per process; three workers could run 300 syncs a second, the budget allows 120. */
 const CONCURRENCY = 10
-/** How long a killed worker's job stays locked before another worker takes it. */
+/** How long a killed worker's job stays locked, and how often workers look for such jobs: a kill costs both. */
 const LOCK_MS = 4_000
+const STALLED_CHECK_MS = 1_000
 /** Intervals the cluster runs; the kill comes in the third. */
 const INTERVALS = 8
 const KILL_AFTER_MS = 2.5 * INTERVAL_MS
@@ -92,7 +93,7 @@ describe('BullmqScheduler: three workers and an api process, one worker killed m
     timeoutMs: 3_000,
     limits: binanceLimits,
     prefix: 'cluster-test',
-    scheduler: { lockDurationMs: LOCK_MS },
+    scheduler: { lockDurationMs: LOCK_MS, stalledIntervalMs: STALLED_CHECK_MS },
     report: role === 'api' ? 'all' : 'own',
   })
 
@@ -158,7 +159,7 @@ describe('BullmqScheduler: three workers and an api process, one worker killed m
 
     // Every connection synced in every interval after the first; a connection the victim held may miss the
     // intervals until its lock expired and another worker took it.
-    const recovery = { from: killedAt, to: killedAt + LOCK_MS + INTERVAL_MS }
+    const recovery = { from: killedAt, to: killedAt + LOCK_MS + STALLED_CHECK_MS + INTERVAL_MS }
     const missed: string[] = []
     for (let k = 1; k < samples.length; k++) {
       const previous = samples[k - 1] as (typeof samples)[number]
