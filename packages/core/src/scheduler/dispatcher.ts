@@ -324,11 +324,11 @@ export class Dispatcher {
     return 'held'
   }
 
-  /** Manual jobs that would wait past their deadline for the lane's pause get RATE_LIMITED now. */
+  /** Jobs with a deadline (manual ones, another engine's) that would wait past it for the lane's pause get RATE_LIMITED now. */
   #refuseImpatient(lane: Lane, now: number): void {
     const until = lane.blockedUntil
     const impatient = (job: DispatchJob) => job.waitUntil !== undefined && until > job.waitUntil
-    if (!lane.urgent.some(impatient)) return
+    if (!lane.urgent.some(impatient) && !lane.queue.some(impatient)) return
     this.drop(rateLimited(lane.exchange, 'exchange', until - now), impatient, [lane])
   }
 

@@ -139,9 +139,12 @@ const optionsSchema = z.strictObject({
   logger: withMethods(['debug', 'info', 'warn', 'error']).optional(),
 })
 
-/** Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value. */
-export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
-  if (typeof input !== 'object' || input === null) parseOptions('SyncScheduler', optionsSchema, input)
+/**
+ * Applies defaults, then validates once; a bad option throws InvalidOptionError naming the field and value.
+ * `owner` names the constructor in the error (another engine's scheduler parses the same options).
+ */
+export function resolveOptions(input: SyncSchedulerOptions, owner = 'SyncScheduler'): ResolvedOptions {
+  if (typeof input !== 'object' || input === null) parseOptions(owner, optionsSchema, input)
   const intervalMs = input.intervalMs ?? 60_000
   const withDefaults = {
     intervalMs,
@@ -162,10 +165,10 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
       maxMs: input.backoff?.maxMs ?? Math.max(3_600_000, input.backoff?.baseMs ?? intervalMs),
     },
   }
-  parseOptions('SyncScheduler', optionsSchema, withDefaults)
+  parseOptions(owner, optionsSchema, withDefaults)
   const options = withDefaults as typeof withDefaults & { store: SyncStore; exchanges: ExchangeAdapter[] }
   if (options.backoff.maxMs < options.backoff.baseMs) {
-    throw new InvalidOptionError('SyncScheduler', 'backoff.maxMs', 'must be >= backoff.baseMs', options.backoff.maxMs)
+    throw new InvalidOptionError(owner, 'backoff.maxMs', 'must be >= backoff.baseMs', options.backoff.maxMs)
   }
   const limits = new Map<string, ResolvedLimits>()
   for (const { id } of options.exchanges) {
@@ -176,7 +179,7 @@ export function resolveOptions(input: SyncSchedulerOptions): ResolvedOptions {
         const field = given?.budgets ? `limits.${id}.budgets.${index}.limit` : `limits.${id}.cost`
         const value = given?.budgets ? budget.limit : resolved.cost
         throw new InvalidOptionError(
-          'SyncScheduler',
+          owner,
           field,
           `a sync costs ${resolved.cost}, more than the budget's limit ${budget.limit}`,
           value,
