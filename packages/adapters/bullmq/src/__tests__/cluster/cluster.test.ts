@@ -5,6 +5,7 @@ import { createCredentialCipher, generateCredentialKey } from '@syncfolio/core'
 import { PostgresStore } from '@syncfolio/postgres'
 import { type FakeExchangeServer, startFakeExchange } from '@syncfolio/testing'
 import { type PostgresServer, type RedisServer, startPostgres, startRedis } from '@syncfolio/testing/services'
+import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ClusterNode, type ClusterNodeConfig, type ReportedEvent, startClusterNode } from './clusterHarness.js'
@@ -28,6 +29,31 @@ const STALLED_CHECK_MS = 1_000
 /** Intervals the cluster runs; the kill comes in the third. */
 const INTERVALS = 8
 const KILL_AFTER_MS = 2.5 * INTERVAL_MS
+/**
+ * Intervals before the steady state: the first one syncs every connection (all due at once, spread by the budget),
+ * the second moves each to its phase in the interval (the next sync comes at least half an interval after the
+ * last, so up to one and a half), and from the third on each connection is due once per interval.
+ */
+const SETTLING_INTERVALS = 2
+const PREFIX = 'cluster-test'
+/** BullMQ's keys of the Binance sync queue. */
+const QUEUE_KEY = `${PREFIX}:sync-binance`
+
+/**
+ * The connections whose sync jobs a worker holds (active, locked with its token): every job whose lock token has the
+ * same BullMQ worker id as the lock of one of `known`.
+ */
+async function heldJobs(redis: Redis, known: readonly string[]): Promise<string[]> {
+  const jobIds = await redis.lrange(`${QUEUE_KEY}:active`, 0, -1)
+  const tokens = await Promise.all(jobIds.map((jobId) => redis.get(`${QUEUE_KEY}:${jobId}:lock`)))
+  const connectionOf = (jobId: string) => Buffer.from(jobId.slice(1), 'base64url').toString('utf8')
+  const owner = (token: string | null) => token?.slice(0, token.lastIndexOf(':')) ?? null
+  const owners = new Set(
+    jobIds.map((jobId, index) => (known.includes(connectionOf(jobId)) ? owner(tokens[index] ?? null) : null)),
+  )
+  owners.delete(null)
+  return jobIds.filter((_, index) => owners.has(owner(tokens[index] ?? null))).map(connectionOf)
+}
 
 const binanceLimits = {
   binance: {
@@ -44,6 +70,18 @@ describe('BullmqScheduler: three workers and an api process, one worker killed m
   const credentialKey = generateCredentialKey()
   const nodes: ClusterNode[] = []
   const ids: string[] = []
+  let api: ClusterNode
+  let workers: ClusterNode[]
+  let victim: ClusterNode
+  let startedAt = 0
+  /** The store, read at the end of each interval: each connection's `lastSyncAt` then. */
+  const samples: Array<{ at: number; lastSyncAt: Map<string, number | null> }> = []
+  let killedAt = 0
+  /** Connections whose sync was in flight on the victim when it was killed. */
+  let killedSyncs: string[] = []
+  /** Every job the victim held when it died: those syncs, and jobs it had taken that were still waiting to start. */
+  let killedJobs: string[] = []
+  let manualOutcome: { ok: boolean; code: string | null } | undefined
 
   beforeAll(async () => {
     // Real services: no skip when one is missing, the test fails saying what to install.
@@ -72,7 +110,38 @@ describe('BullmqScheduler: three workers and an api process, one worker killed m
       })
       ids.push(connection.id)
     }
-  }, 120_000)
+
+    ;[api, ...workers] = (await Promise.all([
+      startClusterNode(config('api', 'api')),
+      startClusterNode(config('worker', 'worker-1')),
+      startClusterNode(config('worker', 'worker-2')),
+      startClusterNode(config('worker', 'worker-3')),
+    ])) as [ClusterNode, ...ClusterNode[]]
+    nodes.push(api, ...workers)
+    victim = workers[1] as ClusterNode
+    startedAt = Date.now()
+    let manual: Promise<{ ok: boolean; code: string | null }> | undefined
+    for (let interval = 1; interval <= INTERVALS; interval++) {
+      const end = startedAt + interval * INTERVAL_MS
+      while (Date.now() < end) {
+        if (killedAt === 0 && Date.now() - startedAt >= KILL_AFTER_MS && victim.running().size >= 3) {
+          // Syncs are in flight on the victim right now: its last reported starts have not finished.
+          killedSyncs = [...victim.running()]
+          killedAt = Date.now()
+          await victim.kill()
+          // Its locks outlive it (that is the point): read which jobs it held.
+          const inspector = new Redis({ host: redis.host, port: redis.port })
+          killedJobs = await heldJobs(inspector, killedSyncs)
+          await inspector.quit()
+        }
+        if (manual === undefined && interval === 4) manual = api.syncNow(ids[7] as string)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      samples.push({ at: Date.now(), lastSyncAt: await lastSyncs() })
+    }
+    manualOutcome = await manual
+    await Promise.all(nodes.map((node) => node.stop()))
+  }, 180_000)
 
   afterAll(async () => {
     await Promise.all(nodes.map((node) => node.stop()))
@@ -92,7 +161,7 @@ describe('BullmqScheduler: three workers and an api process, one worker killed m
     concurrency: CONCURRENCY,
     timeoutMs: 3_000,
     limits: binanceLimits,
-    prefix: 'cluster-test',
+    prefix: PREFIX,
     scheduler: { lockDurationMs: LOCK_MS, stalledIntervalMs: STALLED_CHECK_MS },
     report: role === 'api' ? 'all' : 'own',
   })
@@ -106,97 +175,92 @@ describe('BullmqScheduler: three workers and an api process, one worker killed m
     return seen
   }
 
-  it('keeps every connection synced each interval inside the budget, one request per key at a time, and loses no job', async () => {
-    const [api, ...workers] = await Promise.all([
-      startClusterNode(config('api', 'api')),
-      startClusterNode(config('worker', 'worker-1')),
-      startClusterNode(config('worker', 'worker-2')),
-      startClusterNode(config('worker', 'worker-3')),
-    ])
-    nodes.push(api as ClusterNode, ...workers)
-    const victim = workers[1] as ClusterNode
-    const startedAt = Date.now()
-
-    // The store, read once per interval: which connections synced in each.
-    const samples: Array<{ at: number; lastSyncAt: Map<string, number | null> }> = []
-    let killedAt = 0
-    let killedSyncs: string[] = []
-    let manual: Promise<{ ok: boolean; code: string | null }> | undefined
-    for (let interval = 1; interval <= INTERVALS; interval++) {
-      const end = startedAt + interval * INTERVAL_MS
-      while (Date.now() < end) {
-        if (killedAt === 0 && Date.now() - startedAt >= KILL_AFTER_MS && victim.running().size >= 3) {
-          // Syncs are in flight on the victim right now: its last reported starts have not finished.
-          killedSyncs = [...victim.running()]
-          killedAt = Date.now()
-          await victim.kill()
-        }
-        if (manual === undefined && interval === 4) manual = (api as ClusterNode).syncNow(ids[7] as string)
-        await new Promise((resolve) => setTimeout(resolve, 10))
-      }
-      samples.push({ at: Date.now(), lastSyncAt: await lastSyncs() })
+  const successes = () =>
+    api.events.filter((event): event is Extract<ReportedEvent, { type: 'success' }> => event.type === 'success')
+  /** How long after it was due (the `nextSyncAt` its last sync set) each sweep sync started: quantiles, ms. */
+  const lateness = () => {
+    const dueAt = new Map<string, number>()
+    const late: number[] = []
+    for (const event of successes()) {
+      const due = dueAt.get(event.connectionId)
+      if (due !== undefined && event.trigger === 'sweep') late.push(event.startedAt - due)
+      dueAt.set(event.connectionId, event.nextSyncAt)
     }
-    const manualOutcome = await manual
-    await Promise.all(nodes.map((node) => node.stop()))
+    late.sort((a, b) => a - b)
+    const at = (q: number) => late[Math.min(late.length - 1, Math.floor(q * late.length))]
+    return `sweep syncs started after they were due by: median ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms; ${late.filter((ms) => ms > 1_000).length} of ${late.length} more than 1 s late`
+  }
+  const problems = () =>
+    nodes
+      .filter((node) => node.errors.length > 0)
+      .map((node) => `${node.workerId}: ${node.errors.slice(0, 3).join('; ')}`)
+      .join('\n')
 
-    const diagnostics = nodes.map((node) => `${node.workerId}: ${node.errors.slice(0, 3).join('; ')}`).join('\n')
-
-    // The kill happened while the victim had syncs in flight.
+  it('kills a worker with SIGKILL while it has syncs in flight', async () => {
     expect(killedAt, 'the victim never had three syncs in flight after the kill point').toBeGreaterThan(0)
     expect(killedSyncs.length).toBeGreaterThanOrEqual(3)
+    // Redis still held their jobs, locked to the dead worker.
+    expect(killedJobs).toEqual(expect.arrayContaining(killedSyncs))
     expect(await victim.exited).toMatchObject({ signal: 'SIGKILL' })
+  })
 
-    // 0 x 429 or 418, and no window of the fake's over the budget.
+  it('receives 0 x 429 and keeps every window within the budget, which binds', () => {
     const refused = fake.requests.filter((request) => request.status === 429 || request.status === 418)
-    expect(refused, diagnostics).toEqual([])
+    expect(refused, problems()).toEqual([])
     const windows = fake.weightWindows()
     expect(windows.filter((window) => window.used > BUDGET || window.refused > 0)).toEqual([])
-    // The budget bound: some windows were filled to within one sync of it.
-    expect(Math.max(...windows.map((window) => window.used))).toBeGreaterThan(BUDGET - 2 * COST)
+    // The budget bound: the first interval's burst filled windows to within a few syncs of it, and workers waited
+    // for it. (A wait for the budget is the waiting worker's own event; only pauses the exchange asks for go to the
+    // whole cluster.)
+    expect(Math.max(...windows.map((window) => window.used))).toBeGreaterThanOrEqual(BUDGET * 0.9)
+    expect(workers.reduce((sum, node) => sum + node.ratelimits.budget, 0)).toBeGreaterThan(0)
+  })
 
-    // Never two requests of one key at once, kill included.
+  it('never has two requests of one key in flight at once, the kill included', () => {
     expect(fake.keyConcurrency()).toMatchObject({ peak: 1, overlapping: 0 })
+  })
 
-    // Every connection synced in every interval after the first; a connection the victim held may miss the
-    // intervals until its lock expired and another worker took it.
+  it("syncs every connection in every interval once settled; the killed worker's wait for their locks to expire", () => {
     const recovery = { from: killedAt, to: killedAt + LOCK_MS + STALLED_CHECK_MS + INTERVAL_MS }
-    const missed: string[] = []
-    for (let k = 1; k < samples.length; k++) {
+    const missed = new Map<number, string[]>()
+    for (let k = SETTLING_INTERVALS; k < samples.length; k++) {
       const previous = samples[k - 1] as (typeof samples)[number]
       const current = samples[k] as (typeof samples)[number]
       const excused = current.at > recovery.from && previous.at < recovery.to
       for (const id of ids) {
         const synced = current.lastSyncAt.get(id) ?? null
         if (synced !== null && synced > previous.at) continue
-        if (excused && killedSyncs.includes(id)) continue
-        missed.push(`${id} in interval ${k + 1} (last synced ${synced === null ? 'never' : synced - startedAt} ms in)`)
+        if (excused && killedJobs.includes(id)) continue
+        missed.set(k + 1, [...(missed.get(k + 1) ?? []), id])
       }
     }
-    expect(missed.slice(0, 20), `${missed.length} misses`).toEqual([])
+    const summary = [...missed].map(([interval, list]) => `interval ${interval}: ${list.length} connections`)
+    expect(
+      summary,
+      `not synced within an interval (of ${INTERVAL_MS} ms): ${summary.join(', ')}; ${lateness()}`,
+    ).toEqual([])
+  })
 
-    // The victim's syncs were completed by the other workers after the kill; none is lost.
-    const events = (api as ClusterNode).events
-    const successes = events.filter(
-      (event): event is Extract<ReportedEvent, { type: 'success' }> => event.type === 'success',
-    )
-    for (const id of killedSyncs) {
-      const redone = successes.filter(
+  it("completes the killed worker's syncs on the other workers, and loses no job", () => {
+    for (const id of killedJobs) {
+      const redone = successes().filter(
         (event) => event.connectionId === id && event.startedAt >= killedAt && event.worker !== victim.workerId,
       )
-      expect(redone.length, `${id}, in flight on the victim when it died, never synced again`).toBeGreaterThan(0)
+      expect(redone.length, `${id}, held by the victim when it died, never synced again`).toBeGreaterThan(0)
     }
     const final = samples.at(-1)?.lastSyncAt as Map<string, number | null>
     expect(ids.filter((id) => (final.get(id) ?? 0) <= killedAt)).toEqual([])
-    expect(events.filter((event) => event.type === 'failure')).toEqual([])
+    expect(api.events.filter((event) => event.type === 'failure')).toEqual([])
+  })
 
-    // The api process ran no sync, yet heard of every worker's, and served a manual sync run on a worker.
-    const ranBy = new Set(successes.map((event) => event.worker))
+  it("serves syncNow and every worker's sync events from the api process, which runs no sync", () => {
+    const ranBy = new Set(successes().map((event) => event.worker))
     expect([...ranBy].sort()).toEqual(['worker-1', 'worker-2', 'worker-3'])
     expect(manualOutcome).toEqual({ ok: true, code: null })
     expect(
-      successes.some(
+      successes().some(
         (event) => event.connectionId === ids[7] && event.trigger === 'manual' && event.worker?.startsWith('worker-'),
       ),
     ).toBe(true)
-  }, 180_000)
+  })
 })

@@ -75,6 +75,7 @@ scheduler.on('sync:success', (event) => {
     trigger: event.trigger,
     at: event.finishedAt,
     startedAt: event.startedAt,
+    nextSyncAt: event.nextSyncAt,
   })
 })
 scheduler.on('sync:failure', (event) => {

@@ -2,7 +2,11 @@
 
 /** A sync event as a node reports it: times in epoch ms on the node's clock (the machine's). */
 export type ReportedEvent = ReportedEventBase &
-  ({ type: 'start' } | { type: 'success'; startedAt: number } | { type: 'failure'; startedAt: number; code: string })
+  (
+    | { type: 'start' }
+    | { type: 'success'; startedAt: number; nextSyncAt: number }
+    | { type: 'failure'; startedAt: number; code: string }
+  )
 
 interface ReportedEventBase {
   connectionId: string
