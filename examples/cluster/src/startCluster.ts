@@ -99,20 +99,27 @@ export async function startCluster(options: ClusterDemoOptions): Promise<Cluster
   const workers = new Map<string, ChildProcess>()
   const stopWorkers = () => Promise.all([...workers.values()].map(stopWorker))
   try {
-    await Promise.all(
-      Array.from({ length: count }, async (_, index) => {
-        const config: WorkerConfig = {
-          workerId: `worker-${index + 1}`,
-          redis: connection,
-          prefix: PREFIX,
-          dataDir,
-          fakeUrl: dashboard.fake.url,
-          intervalMs,
-          concurrency,
-        }
-        workers.set(config.workerId, await startWorker(config, log))
-      }),
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, (_, index) =>
+        startWorker(
+          {
+            workerId: `worker-${index + 1}`,
+            redis: connection,
+            prefix: PREFIX,
+            dataDir,
+            fakeUrl: dashboard.fake.url,
+            intervalMs,
+            concurrency,
+          },
+          log,
+        ),
+      ),
     )
+    started.forEach((result, index) => {
+      if (result.status === 'fulfilled') workers.set(`worker-${index + 1}`, result.value)
+    })
+    const failed = started.find((result) => result.status === 'rejected')
+    if (failed) throw failed.reason
   } catch (error) {
     await stopWorkers()
     await dashboard.close()

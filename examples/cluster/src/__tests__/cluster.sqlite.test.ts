@@ -34,7 +34,7 @@ describe('the cluster demo', () => {
       latencyMs: 20,
       log: (line) => lines.push(line),
     })
-    expect([...cluster.workers.keys()]).toEqual(['worker-1', 'worker-2', 'worker-3'])
+    expect([...cluster.workers.keys()].sort()).toEqual(['worker-1', 'worker-2', 'worker-3'])
     const api = `${cluster.dashboard.url}/api/syncfolio`
 
     const stream = await fetch(`${api}/events`)
