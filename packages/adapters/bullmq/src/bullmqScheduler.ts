@@ -44,7 +44,7 @@ interface SyncJobData {
 }
 
 /** What this process opened for one start: closed again by `stop()`. */
-interface Session {
+interface ClusterLink {
   readonly connection: Redis
   readonly subscriber: Redis
   readonly subscribed: Promise<unknown>
@@ -76,6 +76,9 @@ const SWEEP_WAIT_MS = 1_000
 /** A sync job found the store failing: it runs again after this. */
 const STORE_RETRY_MS = 1_000
 
+/** Longest wait for Redis to take a close or a QUIT once the syncs are done. */
+const CLOSE_MS = 2_000
+
 /** How many newly active users are remembered at once (each costs a `listByUser`). */
 const MAX_ACTIVE_USERS = 10_000
 
@@ -98,7 +101,7 @@ export class BullmqScheduler implements Scheduler {
   readonly #dispatcher: Dispatcher
   /** Budgets before `start()` (only `verifyCredentials` asks then): this process's own. */
   readonly #localLimiter: SyncLimiter
-  #session: Session | null = null
+  #link: ClusterLink | null = null
   #stopping: Promise<void> | null = null
   readonly #waiters = new Map<string, Waiter>()
   /** User id -> until when their connections go first. */
@@ -108,6 +111,7 @@ export class BullmqScheduler implements Scheduler {
   #scanning = 0
   #startedAt: number | null = null
   #unwarned: Set<string>
+  readonly #unsupportedWarned = new Set<string>()
 
   constructor(options: BullmqSchedulerOptions) {
     this.#options = resolveBullmqOptions(options)
@@ -149,7 +153,7 @@ export class BullmqScheduler implements Scheduler {
   }
 
   get #limiter(): SyncLimiter {
-    return this.#session?.limiter ?? this.#localLimiter
+    return this.#link?.limiter ?? this.#localLimiter
   }
 
   /** The ids of the exchanges this scheduler syncs (one per adapter). */
@@ -170,7 +174,7 @@ export class BullmqScheduler implements Scheduler {
   start(): void {
     if (!this.#lifecycle.start()) return
     this.#startedAt = Date.now()
-    this.#session = this.#open()
+    this.#link = this.#open()
   }
 
   /**
@@ -191,26 +195,31 @@ export class BullmqScheduler implements Scheduler {
   }
 
   async #drain(timeoutMs: number): Promise<void> {
-    const session = this.#session
+    const link = this.#link
     this.#lifecycle.beginStop()
     this.#startedAt = null
     // Stop fetching first, then hand back what waits here: the processors put those jobs back as delayed-until-now.
-    const closed = Promise.all((session?.workers ?? []).map((worker) => worker.close()))
+    const closed = Promise.all((link?.workers ?? []).map((worker) => worker.close()))
     this.#dispatcher.drop(new SyncError('CANCELLED', 'This process stopped before the sync started.'))
     if (!(await within(closed, timeoutMs))) {
       this.#lifecycle.abortInFlight()
       this.#runner.abortAll(new SyncError('CANCELLED', 'The scheduler stopped before this sync finished.'))
       if (!(await within(closed, Math.max(timeoutMs, this.#options.core.storeTimeoutMs, 1_000)))) {
-        this.#events.error('stop() returned with syncs still waiting for the store', new Error('store did not answer'))
+        this.#events.error(
+          'stop() returned before the workers closed',
+          new Error('a sync still waits for the store, or Redis does not answer'),
+        )
       }
     }
     for (const [connectionId, waiter] of this.#waiters) {
       settleWaiter(this.#waiters, connectionId, waiter, cancelled(connectionId, 'The scheduler stopped.'))
     }
-    if (!session) return
-    this.#session = null
-    await Promise.allSettled([...session.queues.values(), session.scanQueue].map((queue) => queue.close()))
-    await Promise.allSettled([quit(session.subscriber), quit(session.connection)])
+    if (!link) return
+    this.#link = null
+    // A Redis that went away must not hold stop() open: closing is bounded, then the sockets are simply dropped.
+    const queues = [...link.queues.values(), link.scanQueue]
+    await within(Promise.allSettled(queues.map((queue) => queue.close())), CLOSE_MS)
+    await Promise.allSettled([quit(link.subscriber), quit(link.connection)])
   }
 
   /**
@@ -231,8 +240,8 @@ export class BullmqScheduler implements Scheduler {
       return failed(connectionId, new SyncError('UNKNOWN', 'Could not read the connection.'))
     }
     if (!connection) throw new SyncError('UNKNOWN', `Unknown connection "${connectionId}".`)
-    const session = this.#session
-    if (!session || !this.#lifecycle.mayStart(generation)) {
+    const link = this.#link
+    if (!link || !this.#lifecycle.mayStart(generation)) {
       return cancelled(connectionId, 'The scheduler is not started; call start() first.')
     }
     this.markActive(connection.userId)
@@ -245,7 +254,7 @@ export class BullmqScheduler implements Scheduler {
         new SyncError(code as SyncError['code'], 'Reconnect needed: the last sync was rejected.'),
       )
     }
-    const queue = session.queues.get(connection.exchange)
+    const queue = link.queues.get(connection.exchange)
     if (!queue) return failed(connectionId, unsupported(connection.exchange))
     const now = Date.now()
     const pausedUntil = this.#limiter.stats(connection.exchange, now).pausedUntil ?? 0
@@ -254,7 +263,7 @@ export class BullmqScheduler implements Scheduler {
     const waiter = this.#wait(connectionId)
     try {
       // Events of this sync must not pass before this process listens.
-      await session.subscribed
+      await link.subscribed
       await this.#request(queue, connection, 'manual', now)
     } catch (error) {
       this.#events.error(`Could not queue a sync of connection ${connectionId}`, error)
@@ -277,9 +286,9 @@ export class BullmqScheduler implements Scheduler {
     const wasActive = (this.#activeUsers.get(userId) ?? 0) > now
     this.#activeUsers.delete(userId)
     this.#activeUsers.set(userId, now + this.#options.core.activeForMs)
-    const session = this.#session
-    if (wasActive || !session) return
-    void this.#queueUser(session, userId, now)
+    const link = this.#link
+    if (wasActive || !link) return
+    void this.#queueUser(link, userId, now)
   }
 
   /**
@@ -386,7 +395,7 @@ export class BullmqScheduler implements Scheduler {
 
   // --- connections, queues, workers ---------------------------------------------------------------------
 
-  #open(): Session {
+  #open(): ClusterLink {
     const { core, prefix, role, redis } = this.#options
     const connection = this.#connect(redis)
     const subscriber = connection.duplicate()
@@ -413,9 +422,9 @@ export class BullmqScheduler implements Scheduler {
         maxPauseMs: core.maxPauseMs,
         onError: (error) => this.#events.error('The Redis limiter', error),
       })
-    const session: Session = { connection, subscriber, subscribed, queues, scanQueue, workers: [], limiter }
-    if (role !== 'api') this.#startWorkers(session)
-    return session
+    const link: ClusterLink = { connection, subscriber, subscribed, queues, scanQueue, workers: [], limiter }
+    if (role !== 'api') this.#startWorkers(link)
+    return link
   }
 
   /** Our own connection: a duplicate of the host's instance, or a new one from its options; never the host's own. */
@@ -432,16 +441,16 @@ export class BullmqScheduler implements Scheduler {
     return `${this.#options.prefix}:events`
   }
 
-  #startWorkers(session: Session): void {
+  #startWorkers(link: ClusterLink): void {
     const { core, prefix, lockDurationMs, stalledIntervalMs } = this.#options
     const generation = this.#lifecycle.generation
     const common = {
-      connection: session.connection,
+      connection: link.connection,
       prefix,
       lockDuration: lockDurationMs,
       stalledInterval: stalledIntervalMs,
     }
-    for (const [exchange, queue] of session.queues) {
+    for (const [exchange, queue] of link.queues) {
       const cap = Math.min(core.concurrency, core.limits.get(exchange)?.concurrency ?? Number.POSITIVE_INFINITY)
       const worker = new Worker<SyncJobData>(queue.name, (job, token) => this.#process(job, token, generation), {
         ...common,
@@ -450,12 +459,12 @@ export class BullmqScheduler implements Scheduler {
         maxStalledCount: 2,
       })
       worker.on('error', (error: Error) => this.#events.error(`Worker of ${exchange}`, error))
-      session.workers.push(worker)
+      link.workers.push(worker)
     }
-    const scanner = new Worker(SCAN_QUEUE, () => this.#scan(session), { ...common, concurrency: 1 })
+    const scanner = new Worker(SCAN_QUEUE, () => this.#scan(link), { ...common, concurrency: 1 })
     scanner.on('error', (error: Error) => this.#events.error('Scan worker', error))
-    session.workers.push(scanner)
-    session.scanQueue
+    link.workers.push(scanner)
+    link.scanQueue
       .upsertJobScheduler(
         SCAN_SCHEDULER,
         { every: core.intervalMs },
@@ -487,7 +496,7 @@ export class BullmqScheduler implements Scheduler {
   }
 
   /** Queues a newly active user's due connections urgent, and lets their later ones go first when they come due. */
-  async #queueUser(session: Session, userId: string, now: number): Promise<void> {
+  async #queueUser(link: ClusterLink, userId: string, now: number): Promise<void> {
     let connections: Connection[]
     try {
       connections = await this.#storeCalls.run('store.listByUser', () => this.#options.core.store.listByUser(userId))
@@ -496,8 +505,8 @@ export class BullmqScheduler implements Scheduler {
       return
     }
     for (const connection of connections) {
-      const queue = session.queues.get(connection.exchange)
-      if (!queue || connection.status !== 'active' || this.#session !== session) continue
+      const queue = link.queues.get(connection.exchange)
+      if (!queue || connection.status !== 'active' || this.#link !== link) continue
       try {
         if ((connection.nextSyncAt ?? 0) <= now) await this.#request(queue, connection, 'sweep', now)
         else {
@@ -517,19 +526,25 @@ export class BullmqScheduler implements Scheduler {
    * and adds a job per connection, delayed until it is due (so starts spread over the interval). A connection
    * queued or running already keeps its one job.
    */
-  async #scan(session: Session): Promise<void> {
+  async #scan(link: ClusterLink): Promise<void> {
     this.#scanning++
     try {
       const startedAt = Date.now()
       await Promise.all(
-        [...session.queues].map(([exchange, queue]) => this.#scanExchange(session, exchange, queue, startedAt)),
+        [...link.queues].map(([exchange, queue]) => this.#scanExchange(link, exchange, queue, startedAt)),
       )
+      await this.#scanOrphans(startedAt)
     } finally {
       this.#scanning--
     }
   }
 
-  async #scanExchange(session: Session, exchange: string, queue: Queue<SyncJobData>, startedAt: number): Promise<void> {
+  async #scanExchange(
+    link: ClusterLink,
+    exchange: string,
+    queue: Queue<SyncJobData>,
+    startedAt: number,
+  ): Promise<void> {
     const { store, pageSize, intervalMs } = this.#options.core
     const horizon = startedAt + intervalMs
     let after: DueCursor | undefined
@@ -572,12 +587,48 @@ export class BullmqScheduler implements Scheduler {
       if (page.length < pageSize || !last) break
       after = { lastSyncAt: last.lastSyncAt, id: last.id }
     }
-    this.#publish(session, {
+    this.#publish(link, {
       kind: 'event',
       name: 'sweep:end',
       // The scan queues; the syncs it queued report themselves as sync events, on whichever worker runs them.
       payload: { exchange, attempted: queued, succeeded: 0, failed: 0, startedAt, finishedAt: Date.now() },
     })
+  }
+
+  /**
+   * Due connections of an exchange no adapter syncs are never skipped silently: each is recorded as an
+   * `UNSUPPORTED_EXCHANGE` failure (transient: it syncs again once an adapter for it is configured), with one
+   * `warning` per exchange.
+   */
+  async #scanOrphans(now: number): Promise<void> {
+    const { store, pageSize, exchanges } = this.#options.core
+    let after: DueCursor | undefined
+    while (this.#lifecycle.started) {
+      let page: Connection[]
+      try {
+        page = await this.#storeCalls.run('store.listDue', () => store.listDue(now, pageSize, after ? { after } : {}))
+      } catch (error) {
+        this.#events.error('store.listDue failed', error)
+        return
+      }
+      for (const connection of page) {
+        if (exchanges.has(connection.exchange)) continue
+        if (!this.#unsupportedWarned.has(connection.exchange)) {
+          this.#unsupportedWarned.add(connection.exchange)
+          this.#events.emit('warning', {
+            code: 'UNSUPPORTED_EXCHANGE',
+            exchange: connection.exchange,
+            message:
+              `Connections of exchange "${connection.exchange}" are stored, but no adapter syncs it: each is ` +
+              `recorded as UNSUPPORTED_EXCHANGE. Add an adapter with id "${connection.exchange}" to the scheduler's exchanges.`,
+          })
+        }
+        await this.#runner.recordUnsupported(connection)
+      }
+      const last = page.at(-1)
+      if (page.length < pageSize || !last) return
+      after = { lastSyncAt: last.lastSyncAt, id: last.id }
+    }
   }
 
   // --- one sync job -------------------------------------------------------------------------------------
@@ -684,8 +735,8 @@ export class BullmqScheduler implements Scheduler {
           return
         }
         const sent = name.startsWith('sync:') ? { ...event, worker } : event
-        const session = this.#session
-        if (session) this.#publish(session, { kind: 'event', name, payload: sent as unknown as ClusterPayload })
+        const link = this.#link
+        if (link) this.#publish(link, { kind: 'event', name, payload: sent as unknown as ClusterPayload })
         else this.#events.emit(name, payload as never)
       }
       this.#local.on(name, forward as never)
@@ -694,15 +745,15 @@ export class BullmqScheduler implements Scheduler {
     this.#local.on('error', (error) => this.#events.emit('error', error))
   }
 
-  #publish(session: Session, message: ClusterMessage): void {
-    session.connection.publish(this.#channel, encodeMessage(message)).catch((error: unknown) => {
+  #publish(link: ClusterLink, message: ClusterMessage): void {
+    link.connection.publish(this.#channel, encodeMessage(message)).catch((error: unknown) => {
       this.#events.error('Could not publish a cluster event', error)
     })
   }
 
   #publishRefusal(connectionId: string, error: SyncError): void {
-    const session = this.#session
-    if (session) this.#publish(session, { kind: 'refused', connectionId, error })
+    const link = this.#link
+    if (link) this.#publish(link, { kind: 'refused', connectionId, error })
   }
 
   #received(text: string): void {
@@ -821,11 +872,15 @@ async function ignoreRace(step: () => Promise<unknown>): Promise<void> {
 }
 
 async function quit(redis: Redis): Promise<void> {
-  try {
-    await redis.quit()
-  } catch {
-    redis.disconnect()
-  }
+  if (
+    redis.status === 'ready' &&
+    (await within(
+      redis.quit().catch(() => undefined),
+      CLOSE_MS,
+    ))
+  )
+    return
+  redis.disconnect()
 }
 
 function failed(connectionId: string, error: SyncError): SyncOutcome {

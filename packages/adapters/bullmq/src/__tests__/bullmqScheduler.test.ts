@@ -1,3 +1,4 @@
+import { createServer, type Server, Socket } from 'node:net'
 import {
   type Connection,
   createSyncHandler,
@@ -100,6 +101,30 @@ async function notDue(store: MemoryStore, userId = 'alice', exchange = 'binance'
     nextSyncAt: now + 3_600_000,
   })
   return connection
+}
+
+/** A TCP proxy to the test's Redis; `cut()` drops every socket and refuses new ones, as a killed process would. */
+async function redisProxy() {
+  const sockets: Socket[] = []
+  let open = true
+  const proxy: Server = createServer((socket) => {
+    if (!open) return socket.destroy()
+    const upstream = new Socket()
+    upstream.connect(server.port, server.host)
+    socket.pipe(upstream).pipe(socket)
+    socket.on('error', () => upstream.destroy())
+    upstream.on('error', () => socket.destroy())
+    sockets.push(socket, upstream)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (proxy.address() as { port: number }).port,
+    cut() {
+      open = false
+      for (const socket of sockets) socket.destroy()
+    },
+    close: () => new Promise((resolve) => proxy.close(resolve)),
+  }
 }
 
 async function until(test: () => boolean, what: string): Promise<void> {
@@ -323,6 +348,47 @@ describe('BullmqScheduler', () => {
     expect(await second.syncNow(later.id)).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
   })
 
+  it('hands the jobs a stopping process held but had not started back to the cluster', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const slow = await notDue(store, 'alice', 'binance')
+    const waiting = await notDue(store, 'bob', 'okx')
+    const gate = deferred<void>()
+    const binance = clusterAdapter('binance', async () => {
+      await gate.promise
+      return { balances: BTC }
+    })
+    const okx = clusterAdapter('okx')
+    // One slot for two exchanges: the okx job waits in this process while the binance sync holds the slot.
+    const first = processOf({
+      prefix,
+      store,
+      exchanges: [binance.forProcess('first'), okx.forProcess('first')],
+      role: 'worker',
+      concurrency: 1,
+    })
+    const api = processOf({ prefix, store, exchanges: [binance.forProcess('api'), okx.forProcess('api')], role: 'api' })
+    first.start()
+    api.start()
+    const slowOutcome = api.syncNow(slow.id)
+    await until(() => binance.calls.length === 1, 'the binance sync to start')
+    const waitingOutcome = api.syncNow(waiting.id)
+    await until(() => first.stats().queued === 1, 'the okx job to wait for the slot')
+    const stopping = first.stop({ timeoutMs: 10_000 })
+    processOf({
+      prefix,
+      store,
+      exchanges: [binance.forProcess('second'), okx.forProcess('second')],
+      role: 'worker',
+    }).start()
+    expect(await waitingOutcome).toMatchObject({ ok: true, connectionId: waiting.id })
+    expect(okx.calls).toEqual([{ connectionId: waiting.id, by: 'second' }])
+    gate.resolve()
+    await stopping
+    expect(await slowOutcome).toMatchObject({ ok: true, connectionId: slow.id })
+    expect(binance.calls.map((call) => call.by)).toEqual(['first'])
+  })
+
   it('pauses the exchange for every worker once one of them is told Retry-After', async () => {
     const prefix = newPrefix()
     const store = new MemoryStore()
@@ -394,6 +460,63 @@ describe('BullmqScheduler', () => {
     expect(health.ok).toBe(true)
     expect(health.exchanges.binance?.lastSweepAt).toBe(sweeps[0]?.finishedAt)
     expect(scheduler.stats()).toMatchObject({ inFlight: 0, queued: 0, exchanges: { binance: { inFlight: 0 } } })
+  })
+
+  it("runs a killed worker's job again on another worker once its lock expired", async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const connection = await notDue(store)
+    const never = deferred<FetchBalancesResult>()
+    const adapter = clusterAdapter('binance', ({ connection: { id } }) =>
+      calledBy(id) === 1 ? never.promise : { balances: BTC },
+    )
+    const calledBy = (id: string) => adapter.callsOf(id)
+    // The doomed worker reaches Redis through a proxy; cutting it is a kill as far as Redis can tell.
+    const proxy = await redisProxy()
+    const lock = { lockDurationMs: 1_000, stalledIntervalMs: 500 }
+    const doomed = processOf({
+      prefix,
+      store,
+      exchanges: [adapter.forProcess('doomed')],
+      role: 'worker',
+      redis: { host: '127.0.0.1', port: proxy.port, retryStrategy: () => null },
+      ...lock,
+    })
+    const api = processOf({ prefix, store, exchanges: [adapter.forProcess('api')], role: 'api' })
+    doomed.start()
+    api.start()
+    doomed.on('error', () => {})
+    const outcome = api.syncNow(connection.id)
+    await until(() => adapter.calls.length === 1, 'the doomed sync to start')
+    proxy.cut()
+    processOf({ prefix, store, exchanges: [adapter.forProcess('heir')], role: 'worker', ...lock }).start()
+    expect(await outcome).toEqual({ ok: true, connectionId: connection.id, balances: BTC })
+    expect(adapter.calls.map((call) => call.by)).toEqual(['doomed', 'heir'])
+    // The doomed process's own sync still hangs; stopping it aborts that one and closes what is left.
+    await doomed.stop({ timeoutMs: 50 })
+    await proxy.close()
+  })
+
+  it('records due connections of an exchange no adapter syncs as UNSUPPORTED_EXCHANGE, with one warning', async () => {
+    const prefix = newPrefix()
+    const store = new MemoryStore()
+    const orphans = [
+      await store.add({ userId: 'alice', exchange: 'kraken', credentials: KEYS }),
+      await store.add({ userId: 'bob', exchange: 'kraken', credentials: KEYS }),
+    ]
+    const worker = processOf({ prefix, store, exchanges: [clusterAdapter('binance').forProcess('w')], role: 'worker' })
+    const api = processOf({ prefix, store, exchanges: [clusterAdapter('binance').forProcess('api')], role: 'api' })
+    const warnings = collect(worker, 'warning')
+    const failures = collect(api, 'sync:failure')
+    worker.start()
+    api.start()
+    await until(() => failures.length === 2, 'both orphans recorded')
+    expect(warnings).toEqual([expect.objectContaining({ code: 'UNSUPPORTED_EXCHANGE', exchange: 'kraken' })])
+    for (const orphan of orphans) {
+      const stored = await store.get(orphan.id)
+      expect(stored).toMatchObject({ status: 'active', lastError: { code: 'UNSUPPORTED_EXCHANGE' } })
+      expect(stored?.nextSyncAt).toBeGreaterThan(Date.now())
+    }
   })
 
   it('rejects bad options with an error naming the option', () => {
