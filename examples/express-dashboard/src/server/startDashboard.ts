@@ -4,7 +4,14 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createCcxtAdapter } from '@syncfolio/ccxt'
-import { type Connection, InvalidOptionError, SyncScheduler, type SyncStore } from '@syncfolio/core'
+import {
+  type Connection,
+  type ExchangeAdapter,
+  InvalidOptionError,
+  type Scheduler,
+  SyncScheduler,
+  type SyncStore,
+} from '@syncfolio/core'
 import { syncfolioRouter } from '@syncfolio/express'
 import { type FakeExchangeServer, startFakeExchange } from '@syncfolio/testing'
 import express from 'express'
@@ -38,6 +45,23 @@ export interface DashboardOptions {
   dataDir?: string
   /** A `postgres://` URL: the store is Postgres instead of the SQLite file (the key still lives in `dataDir`). */
   databaseUrl?: string
+  /**
+   * Builds the scheduler in place of the in-process SyncScheduler: e.g. a `BullmqScheduler` with `role: 'api'`
+   * whose workers run in other processes (`npm run demo:cluster`). It is started once the server listens and
+   * stopped on close.
+   * @default a SyncScheduler over the store
+   */
+  scheduler?: (context: DashboardSchedulerContext) => Scheduler
+}
+
+/** What a `scheduler` factory gets to build on. */
+export interface DashboardSchedulerContext {
+  store: SyncStore
+  /** ccxt adapters for Binance and OKX, pointed at the dashboard's fake exchange. */
+  exchanges: ExchangeAdapter[]
+  intervalMs: number
+  /** The fake exchange; workers in other processes reach it at `fake.url`. */
+  fake: FakeExchangeServer
 }
 
 export interface Dashboard {
@@ -45,7 +69,7 @@ export interface Dashboard {
   url: string
   /** Stops taking requests, drains the syncs in flight, then closes the fake exchange. Idempotent. */
   close(): Promise<void>
-  scheduler: SyncScheduler
+  scheduler: Scheduler
   store: SyncStore
   /** Where the store keeps its data, e.g. `SQLite file data/syncfolio.db`. */
   storeDescription: string
@@ -72,6 +96,12 @@ const optionsSchema = z.strictObject({
   databaseUrl: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
+    .optional(),
+  scheduler: z
+    .custom<(context: DashboardSchedulerContext) => Scheduler>(
+      (value) => typeof value === 'function',
+      'expected a function',
+    )
     .optional(),
 })
 
@@ -106,11 +136,20 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     }
   }
 
-  const scheduler = new SyncScheduler({
-    store,
-    exchanges: [createCcxtAdapter('binance', { baseUrl: fake.url }), createCcxtAdapter('okx', { baseUrl: fake.url })],
-    intervalMs,
-  })
+  const exchanges = [
+    createCcxtAdapter('binance', { baseUrl: fake.url }),
+    createCcxtAdapter('okx', { baseUrl: fake.url }),
+  ]
+  let scheduler: Scheduler
+  try {
+    scheduler = settings.scheduler
+      ? settings.scheduler({ store, exchanges, intervalMs, fake })
+      : new SyncScheduler({ store, exchanges, intervalMs })
+  } catch (error) {
+    await opened.close()
+    await fake.close()
+    throw error
+  }
   scheduler.on('error', (error) => log(`scheduler: ${error.message}`))
 
   const app = express()
@@ -209,7 +248,8 @@ function serveUi(app: express.Express, uiDir: string, log: (line: string) => voi
 
 function parseOptions(
   options: DashboardOptions,
-): Required<Omit<DashboardOptions, 'dataDir' | 'databaseUrl'>> & Pick<DashboardOptions, 'dataDir' | 'databaseUrl'> {
+): Required<Omit<DashboardOptions, 'dataDir' | 'databaseUrl' | 'scheduler'>> &
+  Pick<DashboardOptions, 'dataDir' | 'databaseUrl' | 'scheduler'> {
   const withDefaults = {
     port: 3000,
     host: '127.0.0.1',

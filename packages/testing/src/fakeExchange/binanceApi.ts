@@ -19,6 +19,7 @@ import {
   binanceFuturesExchangeInfo,
   binanceMarginPairs,
   binanceSpotExchangeInfo,
+  intervalName,
   KNOWN_ASSETS,
 } from './fixtures.js'
 import type { FakeBalance } from './options.js'
@@ -47,18 +48,36 @@ interface Route {
   answer(context: RouteContext, api: BinanceApi): unknown
 }
 
-const MINUTE = 60_000
 const MAX_BAN_MS = 3 * 24 * 60 * 60_000
 /** Binance spot reports every amount with 8 decimals. */
 const SCALE = 8
 
-/** Per-IP weight in the current minute, 429s received in it, and the ban state. */
+/** Windows of one IP kept for `weightWindows`; the oldest go first. */
+const MAX_WINDOWS = 10_000
+
+/** One window of an IP's `/api/*` weight, as `FakeExchange.weightWindows` lists them. */
+export interface FakeWeightWindow {
+  /** Start of the window, epoch ms on the fake's clock (a multiple of `binance.weightWindowMs`). */
+  start: number
+  /** Its end (exclusive): `start + binance.weightWindowMs`. */
+  end: number
+  /** `/api/*` weight counted in it: what `X-MBX-USED-WEIGHT-1M` said last. Never above `limit`. */
+  used: number
+  /** The `/api/*` limit it was counted against (`binance.weightPerMinute`). */
+  limit: number
+  /** Requests refused in it for weight or a ban (429 or 418), on any pool. */
+  refused: number
+}
+
+/** Per-IP weight in the current window, 429s received in it, and the ban state. */
 interface IpState {
   windowStart: number
   used: Record<Pool, number>
   violations: number
   bannedUntil: number
   bans: number
+  /** Every window of the IP that saw a request, the current one last. */
+  history: FakeWeightWindow[]
 }
 
 /** What ccxt asks Binance for on loadMarkets and fetchBalance, with the weights Binance documents. */
@@ -69,7 +88,7 @@ const ROUTES: Record<string, Route> = {
     weight: 20,
     pool: 'api',
     signed: false,
-    answer: ({ now }, api) => binanceSpotExchangeInfo(now, api.weightPerMinute),
+    answer: ({ now }, api) => binanceSpotExchangeInfo(now, api.weightPerMinute, api.windowMs),
   },
   'GET /api/v3/account': {
     weight: 20,
@@ -106,8 +125,8 @@ const ROUTES: Record<string, Route> = {
 
 /**
  * Binance spot as ccxt sees it: HMAC-SHA256 signed queries checked per key, `recvWindow` timestamps, request
- * weight per IP per minute in `X-MBX-USED-WEIGHT-1M`, 429 with `Retry-After` over the limit, and a 418 ban for
- * an IP that keeps going after its 429s.
+ * weight per IP per clock-aligned window (a minute by default) in `X-MBX-USED-WEIGHT-1M`, 429 with `Retry-After`
+ * over the limit, and a 418 ban for an IP that keeps going after its 429s.
  */
 export class BinanceApi implements ExchangeApi {
   readonly id = 'binance' as const
@@ -122,25 +141,43 @@ export class BinanceApi implements ExchangeApi {
     return this.#host.options.binance.weightPerMinute
   }
 
+  /** Length of the weight windows, ms. */
+  get windowMs(): number {
+    return this.#host.options.binance.weightWindowMs
+  }
+
   owns(path: string): boolean {
     return /^\/(api\/v3|sapi|fapi|dapi)\//.test(path)
   }
 
-  /** Weight the IP has used on `/api/*` in the current minute. */
+  /** Weight the IP has used on `/api/*` in the current window. */
   usedWeight(ip: string, now: number): number {
     return this.#ipState(ip, now).used.api
+  }
+
+  /** The IP's windows that saw a request, oldest first (copies). */
+  weightWindows(ip: string): FakeWeightWindow[] {
+    return (this.#ips.get(ip)?.history ?? []).map((window) => ({ ...window }))
   }
 
   async handle(request: ApiRequest): Promise<ApiReply> {
     const { now } = request
     const ip = this.#ipState(request.ip, now)
-    if (ip.bannedUntil > now) return banned(ip.bannedUntil, now, this.#host.options.binance.banRetryAfter)
+    const window = ip.history.at(-1) as FakeWeightWindow
+    if (ip.bannedUntil > now) {
+      window.refused++
+      return banned(ip.bannedUntil, now, this.#host.options.binance.banRetryAfter)
+    }
     const route = ROUTES[`${request.method} ${request.path}`]
     if (!route) return error(404, -1, `Unknown route ${request.method} ${request.path}.`)
 
     const limit = this.#poolLimit(route.pool)
-    if (ip.used[route.pool] + route.weight > limit) return this.#overLimit(ip, route.pool, now)
+    if (ip.used[route.pool] + route.weight > limit) {
+      window.refused++
+      return this.#overLimit(ip, route.pool, now)
+    }
     ip.used[route.pool] += route.weight
+    if (route.pool === 'api') window.used = ip.used.api
     const headers = { [POOL_HEADER[route.pool]]: String(ip.used[route.pool]) }
     const note: ReplyNote = { weight: route.weight }
 
@@ -148,7 +185,7 @@ export class BinanceApi implements ExchangeApi {
     const faults = this.#host.takeFaults('binance', apiKey, request.path)
     const { gone, terminal } = await applyFaults(this.#host, request, faults)
     if (gone) return { kind: 'disconnect', ...note }
-    if (terminal) return faultReply(terminal, request, headers, note, now)
+    if (terminal) return faultReply(terminal, request, headers, note, now, this.windowMs)
 
     let account: AccountState | undefined
     if (route.signed) {
@@ -172,14 +209,24 @@ export class BinanceApi implements ExchangeApi {
 
   #ipState(address: string, now: number): IpState {
     let state = this.#ips.get(address)
-    const windowStart = Math.floor(now / MINUTE) * MINUTE
+    const { windowMs } = this
+    const windowStart = Math.floor(now / windowMs) * windowMs
+    const window = (): FakeWeightWindow => ({
+      start: windowStart,
+      end: windowStart + windowMs,
+      used: 0,
+      limit: this.weightPerMinute,
+      refused: 0,
+    })
     if (!state) {
-      state = { windowStart, used: emptyPools(), violations: 0, bannedUntil: 0, bans: 0 }
+      state = { windowStart, used: emptyPools(), violations: 0, bannedUntil: 0, bans: 0, history: [window()] }
       this.#ips.set(address, state)
     } else if (state.windowStart !== windowStart) {
       state.windowStart = windowStart
       state.used = emptyPools()
       state.violations = 0
+      state.history.push(window())
+      if (state.history.length > MAX_WINDOWS) state.history.splice(0, state.history.length - MAX_WINDOWS)
     }
     return state
   }
@@ -196,9 +243,9 @@ export class BinanceApi implements ExchangeApi {
     return error(
       429,
       -1003,
-      `Too much request weight used; current limit is ${limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.`,
+      `Too much request weight used; current limit is ${limit} request weight per ${intervalName(this.windowMs)}. Please use WebSocket Streams for live updates to avoid polling the API.`,
       {
-        'retry-after': String(Math.ceil((ip.windowStart + MINUTE - now) / 1000)),
+        'retry-after': String(Math.ceil((ip.windowStart + this.windowMs - now) / 1000)),
         [POOL_HEADER[pool]]: String(ip.used[pool]),
       },
     )
@@ -277,6 +324,7 @@ function faultReply(
   headers: Record<string, string>,
   note: ReplyNote,
   now: number,
+  windowMs: number,
 ): ApiReply {
   const tagged = { ...note, fault: fault.type }
   const reply = (status: number, code: number, msg: string, extra: Record<string, string> = {}) =>
@@ -302,7 +350,7 @@ function faultReply(
     case 'html':
       return htmlReply(200, htmlPage('Binance'), headers, tagged)
     case 'rate-limited': {
-      const waitMs = fault.retryAfterMs ?? MINUTE - (now % MINUTE)
+      const waitMs = fault.retryAfterMs ?? windowMs - (now % windowMs)
       const retryAfter = { 'retry-after': String(Math.ceil(waitMs / 1000)) }
       if (fault.bare) {
         return {

@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '@syncfolio/core'
 import { parseOptions } from '@syncfolio/core/runner'
 import { z } from 'zod'
-import { BinanceApi, toScale } from './binanceApi.js'
+import { BinanceApi, type FakeWeightWindow, toScale } from './binanceApi.js'
 import type { AccountState, ApiHost, ApiReply, ApiRequest, ExchangeApi } from './exchangeApi.js'
 import {
   type FakeFault,
@@ -10,6 +10,7 @@ import {
   fakeFaultSchema,
   fakeFaultTargetSchema,
 } from './fakeFault.js'
+import { type FakeKeyConcurrency, KeyConcurrency } from './keyConcurrency.js'
 import { OkxApi } from './okxApi.js'
 import {
   type FakeAccountOptions,
@@ -101,6 +102,7 @@ export class FakeExchange {
   readonly #apis: ExchangeApi[]
   /** Releases every request the fake is holding open (hang faults, latency). */
   readonly #pending = new Set<() => void>()
+  readonly #keyConcurrency = new KeyConcurrency()
   #nextUid = 100_000_001
 
   constructor(options: FakeExchangeOptions = {}) {
@@ -174,9 +176,38 @@ export class FakeExchange {
     this.#log.length = 0
   }
 
-  /** Binance request weight the IP has used on `/api/*` in the current minute (what `X-MBX-USED-WEIGHT-1M` says). */
+  /**
+   * Binance request weight the IP has used on `/api/*` in the current window (a minute unless
+   * `binance.weightWindowMs` says otherwise): what `X-MBX-USED-WEIGHT-1M` says.
+   */
   usedWeight(ip = '127.0.0.1'): number {
     return this.#binance.usedWeight(ip, this.#options.clock.now())
+  }
+
+  /**
+   * Every Binance weight window of the IP that saw a request, oldest first (the last 10,000): its `/api/*` weight
+   * and the requests refused in it. A test asserts "no window over budget" on it:
+   *
+   * ```ts
+   * expect(fake.weightWindows().filter((window) => window.used > budget)).toEqual([])
+   * ```
+   */
+  weightWindows(ip = '127.0.0.1'): FakeWeightWindow[] {
+    return this.#binance.weightWindows(ip)
+  }
+
+  /**
+   * The most requests of one API key (Binance `X-MBX-APIKEY`, OKX `OK-ACCESS-KEY`) the fake answered at once, which
+   * key it was, and how many requests overlapped another of their key. Two syncs of one account at the same time
+   * show as `peak: 2`.
+   */
+  keyConcurrency(): FakeKeyConcurrency {
+    return this.#keyConcurrency.snapshot()
+  }
+
+  /** Counts `keyConcurrency()`'s `peak` and `overlapping` afresh from now. */
+  resetKeyConcurrency(): void {
+    this.#keyConcurrency.reset()
   }
 
   /** Answers held-open requests with a dropped connection; used when the server closes. */
@@ -188,10 +219,24 @@ export class FakeExchange {
   /** Answers one request in the exchange's protocol. Transport-neutral: node:http and msw call it. */
   async reply(request: FakeHttpRequest): Promise<FakeHttpReply> {
     const now = this.#options.clock.now()
+    const header = headerReader(request.headers)
+    const apiKey = header('x-mbx-apikey') ?? header('ok-access-key')
+    const leave = apiKey === undefined ? undefined : this.#keyConcurrency.enter(apiKey)
+    try {
+      return await this.#answer(request, header, now)
+    } finally {
+      leave?.()
+    }
+  }
+
+  async #answer(
+    request: FakeHttpRequest,
+    header: (name: string) => string | undefined,
+    now: number,
+  ): Promise<FakeHttpReply> {
     const queryAt = request.url.indexOf('?')
     const path = queryAt === -1 ? request.url : request.url.slice(0, queryAt)
     const rawQuery = queryAt === -1 ? '' : request.url.slice(queryAt + 1)
-    const header = headerReader(request.headers)
     const apiRequest: ApiRequest = {
       method: request.method.toUpperCase(),
       path,

@@ -12,20 +12,28 @@ const SPOT_PAIRS: Array<[base: string, quote: string]> = [
 /** Assets every fake currency list knows about, besides those the accounts hold. */
 export const KNOWN_ASSETS = ['BTC', 'ETH', 'USDT', 'SOL', 'BNB', 'OKB']
 
-export function binanceRateLimits(weightPerMinute: number) {
+/** How Binance names a window in its messages and `exchangeInfo`: `1 MINUTE`, `10 SECOND`. */
+export function intervalName(windowMs: number): string {
+  if (windowMs % 60_000 === 0) return `${windowMs / 60_000} MINUTE`
+  return `${Math.max(1, Math.round(windowMs / 1000))} SECOND`
+}
+
+/** `rateLimits` of `exchangeInfo`; the request weight's window as `binance.weightWindowMs` sets it. */
+export function binanceRateLimits(weightPerMinute: number, windowMs = 60_000) {
+  const [intervalNum, interval] = intervalName(windowMs).split(' ') as [string, string]
   return [
-    { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: weightPerMinute },
+    { rateLimitType: 'REQUEST_WEIGHT', interval, intervalNum: Number(intervalNum), limit: weightPerMinute },
     { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
     { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
     { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
   ]
 }
 
-export function binanceSpotExchangeInfo(now: number, weightPerMinute: number) {
+export function binanceSpotExchangeInfo(now: number, weightPerMinute: number, windowMs = 60_000) {
   return {
     timezone: 'UTC',
     serverTime: now,
-    rateLimits: binanceRateLimits(weightPerMinute),
+    rateLimits: binanceRateLimits(weightPerMinute, windowMs),
     exchangeFilters: [],
     symbols: SPOT_PAIRS.map(([base, quote]) => ({
       symbol: `${base}${quote}`,

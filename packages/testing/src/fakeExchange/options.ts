@@ -49,11 +49,18 @@ export interface FakeAccountOptions {
 }
 
 export interface FakeBinanceOptions {
-  /** Request weight one IP may use per minute on `/api/*` (Binance spot: 6000). @default 6000 */
+  /** Request weight one IP may use per window (a minute unless `weightWindowMs` says otherwise) on `/api/*` (Binance spot: 6000). @default 6000 */
   weightPerMinute?: number
-  /** Request weight one IP may use per minute on `/sapi/*` (reported in `X-SAPI-USED-IP-WEIGHT-1M`). @default 12_000 */
+  /** Request weight one IP may use per window on `/sapi/*` (reported in `X-SAPI-USED-IP-WEIGHT-1M`). @default 12_000 */
   sapiWeightPerMinute?: number
-  /** 429s one IP may receive within a minute; the next request over the limit earns a 418 ban. @default 3 */
+  /**
+   * Length of the fixed windows Binance counts weight in, aligned to the clock (`floor(now / weightWindowMs)`).
+   * Binance's is a minute; a test that wants many windows in a few seconds shortens it. The headers keep their
+   * names (`X-MBX-USED-WEIGHT-1M`) and report the current window's count; `Retry-After` on a 429 is the rest of it.
+   * @default 60_000
+   */
+  weightWindowMs?: number
+  /** 429s one IP may receive within a window; the next request over the limit earns a 418 ban. @default 3 */
   banAfter429s?: number
   /** Length of a first 418 ban; every further ban of the same IP doubles it, up to 3 days. @default 120_000 */
   banMs?: number
@@ -83,7 +90,7 @@ export interface FakeExchangeOptions {
    * @default true
    */
   checkTimestamps?: boolean
-  /** Binance spot limits. @default { weightPerMinute: 6000, sapiWeightPerMinute: 12_000, banAfter429s: 3, banMs: 120_000, banRetryAfter: true } */
+  /** Binance spot limits. @default { weightPerMinute: 6000, sapiWeightPerMinute: 12_000, weightWindowMs: 60_000, banAfter429s: 3, banMs: 120_000, banRetryAfter: true } */
   binance?: FakeBinanceOptions
   /** OKX v5 limits. @default { balanceLimit: 10, balanceWindowMs: 2_000 } */
   okx?: FakeOkxOptions
@@ -145,6 +152,7 @@ const optionsSchema = z.strictObject({
   binance: z.strictObject({
     weightPerMinute: positiveInt,
     sapiWeightPerMinute: positiveInt,
+    weightWindowMs: positiveInt,
     banAfter429s: positiveInt,
     banMs: positiveInt,
     banRetryAfter: z.boolean(),
@@ -169,6 +177,7 @@ export function resolveFakeExchangeOptions(owner: string, input: FakeExchangeOpt
     binance: {
       weightPerMinute: 6000,
       sapiWeightPerMinute: 12_000,
+      weightWindowMs: 60_000,
       banAfter429s: 3,
       banMs: 120_000,
       banRetryAfter: true,
