@@ -4,7 +4,6 @@ import {
   type Credentials,
   type DueCursor,
   type ExchangeAdapter,
-  type LimitPermit,
   type Scheduler,
   type SchedulerHealth,
   type SchedulerStats,
@@ -17,14 +16,17 @@ import {
 } from '@syncfolio/core'
 import {
   Dispatcher,
-  type DispatchJob,
+  dispatchJob,
   EventBus,
+  exchangePaused,
   type Lane,
   Lifecycle,
   pausesExchange,
   StoreCalls,
   SyncRunner,
   type Trigger,
+  unsupportedExchange,
+  verifyInLane,
 } from '@syncfolio/core/runner'
 import { DelayedError, Job, Queue, Worker } from 'bullmq'
 import { Redis, type RedisOptions } from 'ioredis'
@@ -290,11 +292,11 @@ export class BullmqScheduler implements Scheduler {
       )
     }
     const queue = link.queues.get(connection.exchange)
-    if (!queue) return failed(connectionId, unsupported(connection.exchange))
+    if (!queue) return failed(connectionId, unsupportedExchange(connection.exchange))
     const now = Date.now()
     const pausedUntil = this.#limiter.stats(connection.exchange, now).pausedUntil ?? 0
     if (pausedUntil > now + core.timeoutMs)
-      return failed(connectionId, pausedError(connection.exchange, pausedUntil - now))
+      return failed(connectionId, exchangePaused(connection.exchange, pausedUntil - now))
     const waiter = this.#wait(connectionId)
     this.#requestManual(link, queue, connection, now, waiter)
     return waiter.promise
@@ -353,38 +355,9 @@ export class BullmqScheduler implements Scheduler {
     request: { connection: Connection; credentials: Credentials },
     { signal, timeoutMs = this.#options.core.timeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<VerifyCredentialsResult> {
-    const { connection, credentials } = request
-    const adapter = this.#options.core.exchanges.get(connection.exchange)
-    const lane = this.#dispatcher.lane(connection.exchange)
-    if (!adapter || !lane) return Promise.resolve({ ok: false, error: unsupported(connection.exchange) })
-    if (signal?.aborted) {
-      return Promise.resolve({ ok: false, error: new SyncError('CANCELLED', 'The caller went away.') })
-    }
-    const deadline = Date.now() + timeoutMs
-    return new Promise<VerifyCredentialsResult>((resolve) => {
-      const onAbort = () => {
-        this.#dispatcher.drop(new SyncError('CANCELLED', 'The caller went away.'), (queued) => queued === job, [lane])
-      }
-      const job = dispatchJob(connection, undefined, deadline, {
-        start: async (permit: LimitPermit) => {
-          const left = Math.max(1, deadline - Date.now())
-          const result = await this.#runner.verify(adapter, connection, credentials, permit, {
-            signal,
-            timeoutMs: left,
-          })
-          signal?.removeEventListener('abort', onAbort)
-          resolve(result)
-          return result.ok ? undefined : result.error
-        },
-        refuse: (error) => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve({ ok: false, error })
-        },
-      })
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.#dispatcher.enqueue(lane, job, true)
-      this.#dispatcher.pump()
-    })
+    const parts = { dispatcher: this.#dispatcher, runner: this.#runner, clock: systemClock }
+    const adapter = this.#options.core.exchanges.get(request.connection.exchange)
+    return verifyInLane(parts, adapter, request, { signal, timeoutMs })
   }
 
   on<E extends keyof SyncSchedulerEvents>(event: E, listener: SyncSchedulerEvents[E]): this {
@@ -802,7 +775,7 @@ export class BullmqScheduler implements Scheduler {
     const waitUntil = parsed.data.waitUntil ?? now
     if (retryAt > waitUntil) {
       const exchange = queue.name.slice(syncQueueName('').length)
-      this.#publishRefusal(parsed.data.connectionId, pausedError(exchange, retryAt - now))
+      this.#publishRefusal(parsed.data.connectionId, exchangePaused(exchange, retryAt - now))
     }
     return retryAt
   }
@@ -844,12 +817,12 @@ export class BullmqScheduler implements Scheduler {
     }
     const lane = this.#dispatcher.lane(connection.exchange)
     const adapter = core.exchanges.get(connection.exchange)
-    if (!lane || !adapter) return refuse(unsupported(connection.exchange))
+    if (!lane || !adapter) return refuse(unsupportedExchange(connection.exchange))
     const now = Date.now()
     const deadline = trigger === 'manual' ? (waitUntil ?? now + core.timeoutMs) : now + SWEEP_WAIT_MS
     if (lane.blockedUntil > deadline) {
       if (trigger === 'sweep') return lane.blockedUntil
-      return refuse(pausedError(connection.exchange, lane.blockedUntil - now))
+      return refuse(exchangePaused(connection.exchange, lane.blockedUntil - now))
     }
     const result = await this.#dispatch(lane, adapter, connection, trigger, deadline)
     if (result.ran) {
@@ -1021,25 +994,6 @@ export class BullmqScheduler implements Scheduler {
   }
 }
 
-function dispatchJob(
-  connection: Connection,
-  account: string | undefined,
-  waitUntil: number | undefined,
-  handlers: Pick<DispatchJob, 'start' | 'refuse'>,
-): DispatchJob {
-  return {
-    connection,
-    account,
-    waitUntil,
-    notBefore: 0,
-    permit: undefined,
-    asking: false,
-    done: false,
-    start: handlers.start,
-    refuse: handlers.refuse,
-  }
-}
-
 function settleWaiter(waiters: Map<string, Waiter>, connectionId: string, waiter: Waiter, outcome: SyncOutcome): void {
   if (waiters.get(connectionId) === waiter) waiters.delete(connectionId)
   clearTimeout(waiter.timer)
@@ -1092,15 +1046,4 @@ function failed(connectionId: string, error: SyncError): SyncOutcome {
 
 function cancelled(connectionId: string, message: string): SyncOutcome {
   return failed(connectionId, new SyncError('CANCELLED', message))
-}
-
-function unsupported(exchange: string): SyncError {
-  return new SyncError('UNSUPPORTED_EXCHANGE', `No adapter syncs exchange "${exchange}".`)
-}
-
-function pausedError(exchange: string, waitMs: number): SyncError {
-  return new SyncError('RATE_LIMITED', `${exchange} is paused; try again in ${Math.ceil(waitMs / 1000)} s.`, {
-    retryAfterMs: waitMs,
-    scope: 'exchange',
-  })
 }

@@ -523,3 +523,23 @@ async function settleQuietly(limiter: SyncLimiter, permit: LimitPermit, now: num
     // Nothing to undo: the grant was never used.
   }
 }
+
+/** A new job for `Dispatcher.enqueue`: `waitUntil` is the deadline past which a pause or budget refuses it. */
+export function dispatchJob(
+  connection: Connection,
+  account: string | undefined,
+  waitUntil: number | undefined,
+  handlers: Pick<DispatchJob, 'start' | 'refuse'>,
+): DispatchJob {
+  return {
+    connection,
+    account,
+    waitUntil,
+    notBefore: 0,
+    permit: undefined,
+    asking: false,
+    done: false,
+    start: handlers.start,
+    refuse: handlers.refuse,
+  }
+}

@@ -3,7 +3,7 @@ import { BudgetLimiter } from '../limits/budgetLimiter.js'
 import type { LimitPermit, SyncLimiter } from '../limits/syncLimiter.js'
 import type { Connection, Credentials, ExchangeAdapter } from '../types.js'
 import type { TimerHandle } from './clock.js'
-import { Dispatcher, type DispatchJob, type Lane } from './dispatcher.js'
+import { Dispatcher, type DispatchJob, dispatchJob, type Lane } from './dispatcher.js'
 import { EventBus } from './eventBus.js'
 import type {
   SchedulerHealth,
@@ -19,6 +19,7 @@ import type { Scheduler } from './scheduler.js'
 import { StoreCalls } from './storeCalls.js'
 import { type Sweep, SweepReader } from './sweepReader.js'
 import { pausesExchange, SyncRunner, type Trigger } from './syncRunner.js'
+import { exchangePaused, unsupportedExchange, verifyInLane } from './verifyInLane.js'
 
 export interface SchedulerStats {
   /** Syncs in flight across every exchange. */
@@ -269,10 +270,11 @@ export class SyncScheduler implements Scheduler {
       )
     }
     const lane = this.#dispatcher.lane(connection.exchange)
-    if (!lane) return failed(connectionId, unsupported(connection.exchange))
+    if (!lane) return failed(connectionId, unsupportedExchange(connection.exchange))
     const now = this.#options.clock.now()
     const waitUntil = now + this.#options.timeoutMs
-    if (lane.blockedUntil > waitUntil) return failed(connectionId, pausedError(lane, now))
+    if (lane.blockedUntil > waitUntil)
+      return failed(connectionId, exchangePaused(lane.exchange, lane.blockedUntil - now))
     const entry = this.#enqueue(lane, connection, 'manual', null, true, waitUntil)
     this.#dispatcher.pump()
     return entry.promise
@@ -313,40 +315,8 @@ export class SyncScheduler implements Scheduler {
     request: { connection: Connection; credentials: Credentials },
     { signal, timeoutMs = this.#options.timeoutMs }: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<VerifyCredentialsResult> {
-    const { clock } = this.#options
-    const { connection, credentials } = request
-    const adapter = this.#options.exchanges.get(connection.exchange)
-    const lane = this.#dispatcher.lane(connection.exchange)
-    if (!adapter || !lane) return Promise.resolve({ ok: false, error: unsupported(connection.exchange) })
-    if (signal?.aborted)
-      return Promise.resolve({ ok: false, error: new SyncError('CANCELLED', 'The caller went away.') })
-    const now = clock.now()
-    const deadline = now + timeoutMs
-    if (lane.blockedUntil > deadline) return Promise.resolve({ ok: false, error: pausedError(lane, now) })
-    return new Promise<VerifyCredentialsResult>((resolve) => {
-      const onAbort = () => {
-        this.#dispatcher.drop(new SyncError('CANCELLED', 'The caller went away.'), (queued) => queued === job, [lane])
-      }
-      const job = newJob(connection, undefined, deadline, {
-        start: async (permit: LimitPermit) => {
-          const left = Math.max(1, deadline - clock.now())
-          const result = await this.#runner.verify(adapter, connection, credentials, permit, {
-            signal,
-            timeoutMs: left,
-          })
-          signal?.removeEventListener('abort', onAbort)
-          resolve(result)
-          return result.ok ? undefined : result.error
-        },
-        refuse: (error: SyncError) => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve({ ok: false, error })
-        },
-      })
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.#dispatcher.enqueue(lane, job, true)
-      this.#dispatcher.pump()
-    })
+    const parts = { dispatcher: this.#dispatcher, runner: this.#runner, clock: this.#options.clock }
+    return verifyInLane(parts, this.#options.exchanges.get(request.connection.exchange), request, { signal, timeoutMs })
   }
 
   on<E extends keyof SyncSchedulerEvents>(event: E, listener: SyncSchedulerEvents[E]): this {
@@ -589,7 +559,7 @@ export class SyncScheduler implements Scheduler {
     })
     const adapter = this.#options.exchanges.get(lane.exchange) as ExchangeAdapter
     const entry: Entry = {
-      job: newJob(connection, this.#runner.accountOf(connection.id), waitUntil, {
+      job: dispatchJob(connection, this.#runner.accountOf(connection.id), waitUntil, {
         start: (permit) => this.#start(entry, permit),
         refuse: (error) => this.#settled(entry, failed(connection.id, error), false),
       }),
@@ -679,43 +649,12 @@ export class SyncScheduler implements Scheduler {
   }
 }
 
-function newJob(
-  connection: Connection,
-  account: string | undefined,
-  waitUntil: number | undefined,
-  handlers: Pick<DispatchJob, 'start' | 'refuse'>,
-): DispatchJob {
-  return {
-    connection,
-    account,
-    waitUntil,
-    notBefore: 0,
-    permit: undefined,
-    asking: false,
-    done: false,
-    start: handlers.start,
-    refuse: handlers.refuse,
-  }
-}
-
 function failed(connectionId: string, error: SyncError): SyncOutcome {
   return { ok: false, connectionId, error }
 }
 
 function cancelled(connectionId: string, message: string): SyncOutcome {
   return failed(connectionId, new SyncError('CANCELLED', message))
-}
-
-function unsupported(exchange: string): SyncError {
-  return new SyncError('UNSUPPORTED_EXCHANGE', `No adapter syncs exchange "${exchange}".`)
-}
-
-function pausedError(lane: Lane, now: number): SyncError {
-  const waitMs = lane.blockedUntil - now
-  return new SyncError('RATE_LIMITED', `${lane.exchange} is paused; try again in ${Math.ceil(waitMs / 1000)} s.`, {
-    retryAfterMs: waitMs,
-    scope: 'exchange',
-  })
 }
 
 function sum(reports: SweepReport[], field: 'attempted' | 'succeeded' | 'failed'): number {
