@@ -21,9 +21,11 @@ import {
   exchangePaused,
   type Lane,
   Lifecycle,
+  laneStats,
   pausesExchange,
   StoreCalls,
   SyncRunner,
+  schedulerHealth,
   type Trigger,
   unsupportedExchange,
   verifyInLane,
@@ -380,29 +382,8 @@ export class BullmqScheduler implements Scheduler {
    * them in Redis, and in `cluster` the jobs of every process as Redis last counted them. Synchronous: no Redis call.
    */
   stats(): BullmqSchedulerStats {
-    const now = Date.now()
-    const exchanges: SchedulerStats['exchanges'] = {}
-    let queued = 0
-    for (const lane of this.#dispatcher.lanes) {
-      const limits = this.#limiter.stats(lane.exchange, now)
-      const pausedUntil = Math.max(limits.pausedUntil ?? 0, lane.blockedUntil)
-      const laneQueued = lane.urgent.length + lane.queue.length
-      queued += laneQueued
-      exchanges[lane.exchange] = {
-        inFlight: lane.inFlight,
-        queued: laneQueued,
-        budgetLeft: limits.budgetLeft,
-        pausedUntil: pausedUntil > now ? pausedUntil : null,
-        pausedAccounts: limits.pausedAccounts,
-      }
-    }
-    return {
-      inFlight: this.#dispatcher.running,
-      queued,
-      sweeping: this.#scanning > 0,
-      exchanges,
-      cluster: this.#clusterCounts,
-    }
+    const lanes = laneStats(this.#dispatcher, this.#limiter, Date.now())
+    return { ...lanes, sweeping: this.#scanning > 0, cluster: this.#clusterCounts }
   }
 
   /**
@@ -411,19 +392,14 @@ export class BullmqScheduler implements Scheduler {
    * end within two intervals.
    */
   health(): SchedulerHealth {
-    const now = Date.now()
-    const exchanges: SchedulerHealth['exchanges'] = {}
-    let lastSweep = Number.NEGATIVE_INFINITY
-    for (const [id, lane] of Object.entries(this.stats().exchanges)) {
-      const lastSweepAt = this.#lastSweepAt.get(id) ?? null
-      if (lastSweepAt !== null) lastSweep = Math.max(lastSweep, lastSweepAt)
-      const { pausedUntil, budgetLeft, inFlight, queued } = lane
-      exchanges[id] = { lastSweepAt, pausedUntil, budgetLeft, inFlight, queued }
-    }
-    const lastError = this.#storeCalls.lastError
-    const since = Math.max(lastSweep, this.#startedAt ?? Number.POSITIVE_INFINITY)
-    const stalled = this.#startedAt !== null && now - since > 2 * this.#options.core.intervalMs
-    return { ok: lastError === null && !stalled, exchanges, store: { ok: lastError === null, lastError } }
+    return schedulerHealth({
+      now: Date.now(),
+      exchanges: this.stats().exchanges,
+      lastSweepAt: this.#lastSweepAt,
+      storeError: this.#storeCalls.lastError,
+      startedAt: this.#startedAt,
+      intervalMs: this.#options.core.intervalMs,
+    })
   }
 
   // --- connections, queues, workers ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ import type {
 import { Lifecycle } from './lifecycle.js'
 import { type ResolvedOptions, resolveOptions, type SyncSchedulerOptions } from './options.js'
 import type { Scheduler } from './scheduler.js'
+import { laneStats, schedulerHealth } from './schedulerHealth.js'
 import { StoreCalls } from './storeCalls.js'
 import { type Sweep, SweepReader } from './sweepReader.js'
 import { pausesExchange, SyncRunner, type Trigger } from './syncRunner.js'
@@ -336,23 +337,8 @@ export class SyncScheduler implements Scheduler {
   }
 
   stats(): SchedulerStats {
-    const now = this.#options.clock.now()
-    const exchanges: SchedulerStats['exchanges'] = {}
-    let queued = 0
-    for (const lane of this.#dispatcher.lanes) {
-      const limits = this.#limiter.stats(lane.exchange, now)
-      const pausedUntil = Math.max(limits.pausedUntil ?? 0, lane.blockedUntil)
-      const laneQueued = lane.urgent.length + lane.queue.length
-      queued += laneQueued
-      exchanges[lane.exchange] = {
-        inFlight: lane.inFlight,
-        queued: laneQueued,
-        budgetLeft: limits.budgetLeft,
-        pausedUntil: pausedUntil > now ? pausedUntil : null,
-        pausedAccounts: limits.pausedAccounts,
-      }
-    }
-    return { inFlight: this.#dispatcher.running, queued, sweeping: this.#allSweeps().length > 0, exchanges }
+    const lanes = laneStats(this.#dispatcher, this.#limiter, this.#options.clock.now())
+    return { ...lanes, sweeping: this.#allSweeps().length > 0 }
   }
 
   /**
@@ -362,20 +348,14 @@ export class SyncScheduler implements Scheduler {
    * Holds no user data.
    */
   health(): SchedulerHealth {
-    const now = this.#options.clock.now()
-    const stats = this.stats()
-    const exchanges: SchedulerHealth['exchanges'] = {}
-    let lastSweep = Number.NEGATIVE_INFINITY
-    for (const [id, lane] of Object.entries(stats.exchanges)) {
-      const lastSweepAt = this.#lastSweepAt.get(id) ?? null
-      if (lastSweepAt !== null) lastSweep = Math.max(lastSweep, lastSweepAt)
-      const { pausedUntil, budgetLeft, inFlight, queued } = lane
-      exchanges[id] = { lastSweepAt, pausedUntil, budgetLeft, inFlight, queued }
-    }
-    const lastError = this.#storeCalls.lastError
-    const since = Math.max(lastSweep, this.#startedAt ?? Number.POSITIVE_INFINITY)
-    const stalled = this.#startedAt !== null && now - since > 2 * this.#options.intervalMs
-    return { ok: lastError === null && !stalled, exchanges, store: { ok: lastError === null, lastError } }
+    return schedulerHealth({
+      now: this.#options.clock.now(),
+      exchanges: this.stats().exchanges,
+      lastSweepAt: this.#lastSweepAt,
+      storeError: this.#storeCalls.lastError,
+      startedAt: this.#startedAt,
+      intervalMs: this.#options.intervalMs,
+    })
   }
 
   // --- sweeps ---------------------------------------------------------------------------------------------
